@@ -1,0 +1,132 @@
+"""The JSON API (see the HTTP contract in the README). Routes parse the request and ask the store."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..context import media_context, run_context, runs_context, store, viewer
+from ..errors import BadRequest, NotFound, ViewerError
+
+bp = Blueprint("api", __name__)
+
+SUFFIXES = ("metrics.csv", "metrics", "logs", "media")
+
+
+@bp.errorhandler(ViewerError)
+def viewer_error(e):
+    return jsonify(error=e.message), e.code
+
+
+def resolve(path):
+    """Split ``<run id>[/<action>[/<stream>]]`` using the known run ids (ids may hold slashes)."""
+    s = store()
+    if s.has(path):
+        return path, None, None
+    for suffix in SUFFIXES:
+        if path.endswith("/" + suffix) and s.has(path[: -len(suffix) - 1]):
+            return path[: -len(suffix) - 1], suffix, None
+    i = path.rfind("/logs/")
+    while i > 0:
+        rid, stream = path[:i], path[i + 6:]
+        if s.has(rid) and stream and "/" not in stream:
+            return rid, "log", stream
+        i = path.rfind("/logs/", 0, i)
+    raise NotFound(f"unknown run: {path}")
+
+
+def _int_arg(name, default, lo=1, hi=None):
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, not {raw!r}") from None
+    if v < lo or (hi is not None and v > hi):
+        raise BadRequest(f"{name} must be between {lo} and {hi}")
+    return v
+
+
+def _float_arg(name):
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        v = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, not {raw!r}") from None
+    if math.isnan(v):
+        raise BadRequest(f"{name} must be a number")
+    return v
+
+
+@bp.get("/api/runs")
+def runs():
+    ctx = runs_context(request.args.get("q", ""), request.args.get("status"))
+    return jsonify(runs=ctx["runs"], scan=ctx["scan"])
+
+
+@bp.get("/api/runs/<path:path>")
+def run_path(path):
+    rid, action, stream = resolve(path)
+    if action is None:
+        data = run_context(rid)
+        data.pop("path")
+        return jsonify(data)
+    if action == "metrics":
+        names = [n for n in request.args.get("names", "").split(",") if n] or None
+        return jsonify(store().metrics(
+            rid, names=names, points=_int_arg("points", viewer().config["VIEWER_POINTS"], 1, 1_000_000),
+            x=request.args.get("x", "step"), start=_float_arg("start"), end=_float_arg("end")))
+    if action == "metrics.csv":
+        return metrics_csv(rid)
+    if action == "logs":
+        streams = store().streams(rid)
+        return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
+    if action == "media":
+        return jsonify(media=media_context(rid))
+    nbytes = _int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
+    data, start, size = store().log_tail(rid, stream, nbytes)
+    resp = Response(data, mimetype="text/plain")
+    resp.headers["X-Log-Start"] = str(start)
+    resp.headers["X-Log-Size"] = str(size)
+    return resp
+
+
+def metrics_csv(rid):
+    """Every point at full resolution, long format: metric,step,epoch,time,value."""
+    rows = store().metrics_rows(rid)
+
+    def fmt(v):
+        if v != v:
+            return ""
+        return str(int(v)) if math.isfinite(v) and v == int(v) and abs(v) < 2**53 else repr(v)
+
+    def generate():
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["metric", "step", "epoch", "time", "value"])
+        n = 0
+        for name, step, epoch, t, y in rows:
+            w.writerow([name, fmt(step), fmt(epoch), fmt(t),
+                        repr(y) if not math.isfinite(y) else fmt(y)])
+            n += 1
+            if n % 4096 == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    filename = rid.replace("/", "_") + "-metrics.csv"
+    return Response(generate(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/healthz")
+def healthz():
+    v = viewer()
+    return jsonify(ok=True, watcher=v.watcher.kind, runs=len(v.store.runs()),
+                   scan=v.store.scan_state)

@@ -1,0 +1,156 @@
+"""HTML pages, and the htmx fragments they are made of (a fragment when ``HX-Request`` is set)."""
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Blueprint, abort, make_response, render_template, request
+
+from ..context import media_context, run_context, runs_context, store, viewer
+from ..errors import ViewerError
+from ..tailing import render_terminal
+
+bp = Blueprint("pages", __name__)
+
+TABS = ("charts", "logs", "media", "config")
+
+
+def page(full, fragment, **ctx):
+    """Render the whole page, or only its fragment for htmx; either way ``Vary: HX-Request``."""
+    template = fragment if request.headers.get("HX-Request") else full
+    resp = make_response(render_template(template, **ctx))
+    resp.headers["Vary"] = "HX-Request"
+    return resp
+
+
+@bp.errorhandler(ViewerError)
+def viewer_error(e):
+    return render_template("tailboard/error.html", message=e.message, code=e.code), e.code
+
+
+@bp.get("/")
+def index():
+    ctx = runs_context(request.args.get("q", ""), request.args.get("status"))
+    return page("tailboard/index.html", "tailboard/partials/_runs_table.html", **ctx)
+
+
+@bp.get("/runs/<path:run_id>")
+def run(run_id):
+    tab = request.args.get("tab", "charts")
+    if tab not in TABS:
+        tab = "charts"
+    ctx = {"run": run_context(run_id), "tab": tab, "x": request.args.get("x", "step")}
+    if tab == "logs":
+        ctx["logs"] = [log_fragment_context(run_id, st["id"]) for st in ctx["run"]["logs"]]
+    elif tab == "media":
+        ctx["media"] = group_media(media_context(run_id))
+    return page("tailboard/run.html", "tailboard/partials/_run_body.html", **ctx)
+
+
+def log_fragment_context(run_id, stream_id, nbytes=None):
+    nbytes = nbytes or viewer().config["VIEWER_PAGE_LOG_BYTES"]
+    st = store().stream(run_id, stream_id)
+    try:
+        data, start, size = store().log_tail(run_id, stream_id, nbytes)
+        html, error = render_terminal(data.decode("utf-8", errors="replace")), None
+    except ViewerError as e:
+        html, start, size, error = "", 0, 0, e.message
+    return {"stream": {k: v for k, v in st.items() if k != "path"}, "html": html,
+            "start": start, "size": size, "error": error}
+
+
+def group_media(items):
+    """{tag: [items sorted by step]} with tags in first-seen order."""
+    groups = {}
+    for m in items:
+        groups.setdefault(m["tag"], []).append(m)
+    for tag in groups:
+        groups[tag].sort(key=lambda m: (m["step"] is None, m["step"] or 0))
+    return groups
+
+
+@bp.get("/-/partials/hparams")
+def hparams():
+    ctx = run_context(request.args.get("run", ""))
+    return page("tailboard/partials/_hparams.html", "tailboard/partials/_hparams.html", run=ctx)
+
+
+@bp.get("/-/partials/log")
+def log():
+    try:
+        nbytes = int(request.args.get("bytes", 0)) or None
+    except ValueError:
+        abort(400)
+    ctx = log_fragment_context(request.args.get("run", ""), request.args.get("stream", ""), nbytes)
+    return page("tailboard/partials/_log.html", "tailboard/partials/_log.html",
+                run_id=request.args.get("run", ""), log=ctx)
+
+
+@bp.get("/-/partials/scan")
+def scan():
+    scan = dict(store().scan_state)
+    resp = page("tailboard/partials/_scan.html", "tailboard/partials/_scan.html", scan=scan)
+    if scan["phase"] == "done":
+        resp.status_code = 286  # htmx: stop polling; the table is reloaded by the fragment
+    return resp
+
+
+@bp.app_template_filter("tb_num")
+def tb_num(v):
+    """A metric value, short: 4 significant digits, scientific when tiny or huge."""
+    if v is None:
+        return ""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "∞" if v > 0 else "-∞"
+    if v == int(v) and abs(v) < 1e9:
+        return str(int(v))
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
+        return f"{v:.3e}"
+    return f"{v:.4g}"
+
+
+@bp.app_template_filter("tb_time")
+def tb_time(ts):
+    if not ts:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+@bp.app_template_filter("tb_duration")
+def tb_duration(seconds):
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+@bp.app_template_filter("tb_ago")
+def tb_ago(ts):
+    if not ts:
+        return ""
+    return tb_duration(max(0, time.time() - ts)) + " ago"
+
+
+@bp.app_template_filter("tb_bytes")
+def tb_bytes(n):
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+@bp.app_template_filter("tb_slug")
+def tb_slug(v):
+    return re.sub(r"[^A-Za-z0-9_-]", "-", str(v))

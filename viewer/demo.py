@@ -1,0 +1,173 @@
+"""The bundled demo: example runs of every format plus a run that keeps training.
+
+``start()`` copies ``examples/runs`` into a folder under the system temp dir (never writing into
+the checkout), then a background "training job" appends to a live stable-pretraining-style run
+there every second: a metrics row, log lines, a tqdm progress bar, an image now and then. Only
+one process writes (an flock), so several gunicorn workers share one live run. This writer is
+the demo's simulated training job; the viewer itself never writes into a runs folder.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import random
+import shutil
+import struct
+import tempfile
+import threading
+import time
+import zlib
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "runs")
+STEPS_PER_RUN = 600
+KEEP_LIVE_RUNS = 3
+
+
+def demo_root():
+    return os.path.join(tempfile.gettempdir(), f"tailboard-demo-{os.getuid()}")
+
+
+def prepare(root=None):
+    """Copy the example runs into ``root`` (once) and date them two days back."""
+    root = root or demo_root()
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".prepare.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(root, ".prepared")):
+            shutil.copytree(EXAMPLES, root, dirs_exist_ok=True)
+            old = time.time() - 2 * 86400
+            for dirpath, _dirs, files in os.walk(root):
+                for f in files:
+                    p = os.path.join(dirpath, f)
+                    os.chmod(p, 0o644)
+                    os.utime(p, (old, old))
+            open(os.path.join(root, ".prepared"), "w").close()
+    return root
+
+
+def png(width, height, pixel):
+    """A tiny RGB PNG; ``pixel(x, y) -> (r, g, b)``."""
+    raw = b"".join(b"\x00" + bytes(c for x in range(width) for c in pixel(x, y)) for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+class LiveTrainer:
+    """Writes a live spt-style run, one step a second, the way a real training job would."""
+
+    def __init__(self, root, interval=1.0, seed=None):
+        self.root = root
+        self.interval = interval
+        self.rng = random.Random(seed)
+        self.stop_event = threading.Event()
+
+    def _atomic_json(self, path, data):
+        fd, tmp = tempfile.mkstemp(prefix=".sidecar.json.", suffix=".tmp", dir=os.path.dirname(path))
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, path)
+
+    def new_run(self):
+        now = time.time()
+        rid = "%012x" % self.rng.getrandbits(48)
+        d = os.path.join(self.root, "live", time.strftime("%Y%m%d", time.localtime(now)),
+                         time.strftime("%H%M%S", time.localtime(now)), rid)
+        os.makedirs(os.path.join(d, "media", "samples"), exist_ok=True)
+        lr = self.rng.choice([0.003, 0.01, 0.03])
+        self.run = {"dir": d, "lr": lr, "step": 0, "sidecar": {
+            "schema_version": 1, "run_id": rid, "run_dir": d, "status": "running",
+            "created_at": now, "ended_at": None, "updated_at": now, "display_name": f"live-{rid[:6]}",
+            "tags": ["demo", "live", f"sweep:lr{lr}"], "notes": "the demo's live run: one step a second",
+            "hparams": {"model.name": "tiny-mlp", "model.hidden": 64, "optim.name": "adamw",
+                        "optim.lr": lr, "data.batch_size": 32, "trainer.max_steps": STEPS_PER_RUN, "seed": rid[:4]},
+            "summary": {}, "checkpoint_path": None}}
+        with open(os.path.join(d, "metrics.csv"), "w") as f:
+            f.write("epoch,lr,step,train/loss,val/acc,val/loss\r\n")
+        self._atomic_json(os.path.join(d, "sidecar.json"), self.run["sidecar"])
+        open(os.path.join(d, "heartbeat"), "w").close()
+        with open(os.path.join(d, "train.err"), "a") as f:
+            f.write(f"\x1b[32mINFO\x1b[0m starting run {rid} with lr={lr}\n")
+        self._prune()
+
+    def _prune(self):
+        live = []
+        for dirpath, dirs, files in os.walk(os.path.join(self.root, "live")):
+            if "sidecar.json" in files:
+                live.append(dirpath)
+                dirs[:] = []
+        for old in sorted(live, key=os.path.getmtime)[:-KEEP_LIVE_RUNS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def step(self):
+        r, d = self.run, self.run["dir"]
+        r["step"] += 1
+        s, epoch = r["step"], r["step"] // 60
+        loss = 2.5 * math.exp(-s * r["lr"] / 2) + 0.15 + self.rng.gauss(0, 0.05)
+        if self.rng.random() < 0.01:
+            loss *= 3  # a spike, kept visible by the min/max band
+        rows = [f"{epoch},{r['lr']},{s},{loss:.6f},,"]
+        summary = r["sidecar"]["summary"]
+        summary.update({"train/loss": loss, "epoch": epoch, "lr": r["lr"]})
+        if s % 10 == 0:
+            vloss = loss + 0.1 + self.rng.gauss(0, 0.02)
+            acc = min(0.99, 1 - vloss / 3)
+            rows.append(f"{epoch},,{s},,{acc:.6f},{vloss:.6f}")
+            summary.update({"val/loss": vloss, "val/acc": acc})
+            with open(os.path.join(d, "train.out"), "a") as f:
+                f.write(f"Epoch {epoch:3d} | step {s:5d} | train/loss {loss:.4f} | val/loss {vloss:.4f} | val/acc {acc:.3f}\n")
+        with open(os.path.join(d, "metrics.csv"), "a") as f:
+            f.write("\r\n".join(rows) + "\r\n")
+        with open(os.path.join(d, "train.err"), "a") as f:
+            pct = s % 60 * 100 // 60
+            f.write(f"\rEpoch {epoch}: {pct:3d}%|{'█' * (pct // 10):<10}| {s % 60}/60 [loss={loss:.3f}]")
+            if s % 60 == 0:
+                f.write("\n")
+        if s % 30 == 0:
+            shade = int(255 * min(1.0, s / STEPS_PER_RUN))
+            path = f"media/samples/{s:08d}_0.png"
+            with open(os.path.join(d, path), "wb") as f:
+                f.write(png(32, 32, lambda x, y: ((x * 8) % 256, (y * 8 + shade) % 256, shade)))
+            with open(os.path.join(d, "media.jsonl"), "a") as f:
+                f.write(json.dumps({"step": s, "tag": "samples", "type": "image", "path": path,
+                                    "caption": f"samples @ step {s}"}) + "\n")
+        os.utime(os.path.join(d, "heartbeat"))
+        if s % 10 == 0 or s >= STEPS_PER_RUN:
+            r["sidecar"]["updated_at"] = time.time()
+            if s >= STEPS_PER_RUN:
+                r["sidecar"].update(status="completed", ended_at=time.time())
+            self._atomic_json(os.path.join(d, "sidecar.json"), r["sidecar"])
+        return s >= STEPS_PER_RUN
+
+    def run_forever(self):
+        self.new_run()
+        while not self.stop_event.wait(self.interval):
+            if self.step():
+                self.new_run()
+
+
+def _writer_loop(root, stop_event):
+    """Become the one writer when no other process holds the lock; retry every few seconds."""
+    lock = open(os.path.join(root, ".writer.lock"), "w")
+    while not stop_event.is_set():
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            stop_event.wait(5)
+            continue
+        trainer = LiveTrainer(root)
+        trainer.stop_event = stop_event
+        trainer.run_forever()
+
+
+def start(root=None):
+    """Prepare the demo folder and start its live writer thread; returns (root, stop event)."""
+    root = prepare(root)
+    stop_event = threading.Event()
+    threading.Thread(target=_writer_loop, args=(root, stop_event), name="tailboard-demo", daemon=True).start()
+    return root, stop_event

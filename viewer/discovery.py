@@ -1,0 +1,113 @@
+"""Which directories under the root are runs, and which readers own them.
+
+The walk never follows a symlink out of the root (nor any directory symlink: a loop cannot
+trap it), skips hidden folders and the bulky subfolders a reader says are its own
+(``checkpoints/``, ``media/``, HF ``checkpoint-N/``), and reports progress as it goes.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from .formats import READERS
+from .formats.base import Part
+
+ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", "mlruns", ".ipynb_checkpoints"))
+
+
+@dataclass
+class Found:
+    """A run directory and the parts every reader contributed, most specific first."""
+
+    id: str
+    path: str
+    parts: list = field(default_factory=list)
+
+    @property
+    def format(self):
+        return self.parts[0].format
+
+    def merged(self) -> Part:
+        """One Part: the best reader's format, the union of the others' sources and logs."""
+        best = self.parts[0]
+        out = Part(best.format, best.priority)
+        seen = set()
+        claims = set()
+        for p in self.parts:
+            claims.update(p.claims)
+        for p in self.parts:
+            for m in p.metrics:
+                if m.path not in seen:
+                    seen.add(m.path)
+                    out.metrics.append(m)
+            out.logs += [lg for lg in p.logs if os.path.basename(lg) not in claims]
+            out.media = out.media or p.media
+        out.meta = [p.meta for p in self.parts if p.meta]
+        return out
+
+
+def run_id(root, path):
+    rel = os.path.relpath(path, root)
+    if rel == ".":
+        return os.path.basename(os.path.abspath(root)) or "root"
+    return rel.replace(os.sep, "/")
+
+
+def inspect_dir(root, dirpath, files, subdirs):
+    """The Found for one directory, or None when no reader claims it."""
+    parts = []
+    for reader in READERS:
+        try:
+            part = reader.detect(dirpath, files, subdirs)
+        except OSError:
+            part = None
+        if part:
+            parts.append(part)
+    if not parts:
+        return None
+    parts.sort(key=lambda p: -p.priority)
+    return Found(run_id(root, dirpath), dirpath, parts)
+
+
+def walk(root, progress=None, max_depth=12):
+    """Yield every run under ``root``; ``progress(dirs_seen)`` is called as the walk goes."""
+    root = os.path.abspath(root)
+    stack = [(root, 0)]
+    seen = 0
+    while stack:
+        dirpath, depth = stack.pop()
+        files, subdirs = [], []
+        try:
+            with os.scandir(dirpath) as it:
+                for e in it:
+                    try:
+                        if e.is_file(follow_symlinks=False):
+                            files.append(e.name)
+                        elif e.is_symlink():
+                            # a symlinked file is read only if it stays inside the root
+                            target = os.path.realpath(e.path)
+                            if target.startswith(root + os.sep) and os.path.isfile(target):
+                                files.append(e.name)
+                        elif e.is_dir(follow_symlinks=False):
+                            subdirs.append(e.name)
+                    except OSError:
+                        continue
+        except OSError:
+            continue  # vanished or unreadable: skip, the rest of the tree still counts
+        seen += 1
+        if progress and seen % 64 == 0:
+            progress(seen)
+            time.sleep(0)
+        found = inspect_dir(root, dirpath, files, subdirs)
+        skip = set(ALWAYS_SKIP)
+        if found:
+            for p in found.parts:
+                skip.update(p.skip_dirs)
+            yield found
+        if depth < max_depth:
+            for d in sorted(subdirs, reverse=True):
+                if d not in skip and not d.startswith("."):
+                    stack.append((os.path.join(dirpath, d), depth + 1))
+    if progress:
+        progress(seen)

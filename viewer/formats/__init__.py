@@ -1,0 +1,8 @@
+"""One module per on-disk layout. Each has ``detect(dirpath, files, subdirs) -> Part | None``.
+
+To add a format (MLflow file store, TensorBoard event files): write a module with ``detect``
+and a metric source class (``path``, ``table``, ``refresh() -> bool``), and list it here.
+"""
+from . import csvmetrics, hf, jsonl, keras, lightning, logs, spt
+
+READERS = (spt, hf, lightning, keras, jsonl, csvmetrics, logs)

@@ -1,0 +1,138 @@
+"""Hugging Face ``Trainer``: ``trainer_state.json`` in the output dir and in each ``checkpoint-<step>/``.
+
+The file is rewritten whole, not appended. The most complete copy is the one with the highest
+``global_step`` (the top-level one from ``save_state()`` wins a tie: it has the final summary
+entry). Entries already read are kept when the new ``log_history`` starts with them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from .base import NAN, MetricTable, Part, SourceError, stat_or_none, to_float
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+STATE = "trainer_state.json"
+SUMMARY_MARK = "train_runtime"
+SETTINGS = ("global_step", "max_steps", "num_train_epochs", "logging_steps", "eval_steps",
+            "save_steps", "train_batch_size", "best_metric", "best_model_checkpoint",
+            "best_global_step")
+
+
+def candidates(run_dir):
+    """(global-step hint, is_top_level, path) of every trainer_state.json of the run."""
+    out = []
+    top = os.path.join(run_dir, STATE)
+    if os.path.isfile(top):
+        out.append(top)
+    try:
+        entries = os.listdir(run_dir)
+    except OSError:
+        entries = []
+    ckpts = sorted((int(m.group(1)), e) for e in entries if (m := CHECKPOINT.match(e)))
+    if ckpts:  # only the newest checkpoint can beat the top-level file
+        path = os.path.join(run_dir, ckpts[-1][1], STATE)
+        if os.path.isfile(path):
+            out.append(path)
+    return out
+
+
+def load_state(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            state = json.load(f)
+    except OSError as e:
+        raise SourceError(f"{STATE}: {e.strerror}") from e
+    except ValueError as e:
+        raise SourceError(f"{os.path.relpath(path, os.path.dirname(os.path.dirname(path)))}: "
+                          f"invalid JSON ({e})") from e
+    if not isinstance(state, dict) or not isinstance(state.get("log_history", []), list):
+        raise SourceError(f"{STATE}: not a Trainer state (no log_history list)")
+    return state
+
+
+class TrainerStateSource:
+    kind = "hf"
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.path = os.path.join(run_dir, STATE)
+        self.table = MetricTable()
+        self.state = {}
+        self.stamp = None
+        self.consumed = 0
+        self.last_entry = None
+
+    def _newest(self):
+        best = None
+        for path in candidates(self.run_dir):
+            state = load_state(path)
+            key = (to_float(state.get("global_step")) or 0.0, os.path.dirname(path) == self.run_dir)
+            if best is None or key > best[0]:
+                best = (key, path, state)
+        return best
+
+    def refresh(self) -> bool:
+        stamp = tuple((p, st.st_mtime_ns, st.st_size) for p in candidates(self.run_dir)
+                      if (st := stat_or_none(p)))
+        if stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        best = self._newest()
+        if best is None:
+            changed = bool(self.table.series)
+            self.table.reset()
+            self.state, self.consumed, self.last_entry = {}, 0, None
+            return changed
+        _, self.path, self.state = best
+        history = self.state.get("log_history") or []
+        keep = (self.consumed <= len(history) and self.consumed
+                and history[self.consumed - 1] == self.last_entry)
+        if not keep:
+            self.table.reset()
+            self.consumed = 0
+        for entry in history[self.consumed:]:
+            if isinstance(entry, dict) and SUMMARY_MARK not in entry:
+                self._add(entry)
+        self.consumed = len(history)
+        self.last_entry = history[-1] if history else None
+        return True
+
+    def _add(self, entry):
+        step = to_float(entry.get("step"))
+        epoch = to_float(entry.get("epoch"))
+        step = NAN if step is None else step
+        epoch = NAN if epoch is None else epoch
+        for k, v in entry.items():
+            if k in ("step", "epoch"):
+                continue
+            v = to_float(v)
+            if v is not None:
+                self.table.get(k).append(step, epoch, NAN, v)
+
+    def meta(self, run_dir):
+        """Settings as hparams, the final summary entry as summary, completion from it."""
+        self.refresh()
+        state = self.state
+        hparams = {k: state[k] for k in SETTINGS if state.get(k) is not None}
+        summary = {}
+        for entry in state.get("log_history") or []:
+            if isinstance(entry, dict) and SUMMARY_MARK in entry:
+                summary.update({k: v for k, v in entry.items()
+                                if k not in ("step", "epoch") and to_float(v) is not None})
+        done = bool(summary) or (
+            state.get("max_steps") and state.get("global_step", 0) >= state["max_steps"])
+        return {"hparams": hparams, "summary": summary,
+                "status": "completed" if done else None}
+
+
+def detect(dirpath, files, subdirs):
+    ckpts = [d for d in subdirs if CHECKPOINT.match(d)]
+    has_ckpt_state = any(os.path.isfile(os.path.join(dirpath, d, STATE)) for d in ckpts)
+    if STATE not in files and not has_ckpt_state:
+        return None
+    if STATE in files and CHECKPOINT.match(os.path.basename(dirpath)):
+        return None  # a checkpoint inside an output dir is part of its parent's run
+    source = TrainerStateSource(dirpath)
+    return Part("hf", 60, metrics=[source], meta=source.meta, skip_dirs=tuple(ckpts))

@@ -1,0 +1,106 @@
+"""Media of a run: spt's ``media.jsonl`` index, else image/video files found in the run folder."""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from .base import AppendedLines, stat_or_none
+
+IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
+VIDEO = (".mp4", ".webm", ".ogv", ".mov")
+MEDIA_DIRS = ("media", "images", "plots", "figures", "samples")
+STEP_IN_NAME = re.compile(r"(\d+)(?!.*\d)")
+
+
+def media_type(name):
+    low = name.lower()
+    if low.endswith(IMAGE):
+        return "image"
+    if low.endswith(VIDEO):
+        return "video"
+    return None
+
+
+class MediaJsonl:
+    """Incremental reader of ``media.jsonl``; a partial last line waits for its newline."""
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.lines = AppendedLines(os.path.join(run_dir, "media.jsonl"))
+        self.items = []
+
+    def refresh(self):
+        st = stat_or_none(self.lines.path)
+        if st is None or self.lines.rewound(st.st_size):
+            self.items = []
+            self.lines.restart()
+            if st is None:
+                return self.items
+        for text in self.lines.read_chunks(st.st_size):
+            for line in text.splitlines():
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(d, dict) or not isinstance(d.get("path"), str):
+                    continue
+                rel = os.path.normpath(d["path"])
+                if rel.startswith("..") or os.path.isabs(rel):
+                    continue  # an index must not point outside its run
+                step = d.get("step")
+                self.items.append({
+                    "tag": str(d.get("tag") or "media"),
+                    "step": step if isinstance(step, (int, float)) and not isinstance(step, bool) else None,
+                    "type": d.get("type") if d.get("type") in ("image", "video") else media_type(rel) or "image",
+                    "path": rel.replace(os.sep, "/"),
+                    "caption": str(d.get("caption") or ""),
+                })
+        return self.items
+
+
+def scan_media_files(run_dir, limit=5000):
+    """Images and videos in the run folder and its usual media subfolders, tag = subfolder."""
+    items = []
+    for sub in ("",) + MEDIA_DIRS:
+        base = os.path.join(run_dir, sub)
+        try:
+            walker = os.walk(base) if sub else [(base, [], os.listdir(base))]
+            for dirpath, _dirs, files in walker:
+                for f in sorted(files):
+                    kind = media_type(f)
+                    if not kind:
+                        continue
+                    rel = os.path.relpath(os.path.join(dirpath, f), run_dir).replace(os.sep, "/")
+                    tag = os.path.dirname(rel) or "files"
+                    m = STEP_IN_NAME.search(os.path.splitext(f)[0])
+                    items.append({"tag": tag, "step": int(m.group(1)) if m else None, "type": kind,
+                                  "path": rel, "caption": f})
+                    if len(items) >= limit:
+                        return items
+        except OSError:
+            continue
+    return items
+
+
+def html_reports(run_dir, limit=200):
+    """HTML files in the run folder and one level below (reports, benchmark pages)."""
+    out = []
+    try:
+        entries = sorted(os.scandir(run_dir), key=lambda e: e.name)
+    except OSError:
+        return out
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        if e.is_file(follow_symlinks=False) and e.name.lower().endswith((".html", ".htm")):
+            out.append(e.name)
+        elif e.is_dir(follow_symlinks=False) and e.name not in ("checkpoints",):
+            try:
+                out += [f"{e.name}/{f}" for f in sorted(os.listdir(e.path))
+                        if f.lower().endswith((".html", ".htm"))]
+            except OSError:
+                pass
+        if len(out) >= limit:
+            break
+    return out

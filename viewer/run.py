@@ -1,0 +1,213 @@
+"""One run: its sources (kept between refreshes, so reads stay incremental), metadata and status."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+
+from .formats import spt
+from .formats.base import SourceError, stat_or_none
+from .formats.logs import display_name, stream_ids, stream_kind
+from .formats.media import html_reports, scan_media_files
+from .tailing import read_tail
+
+FAILURE = re.compile(rb"Traceback \(most recent call last\)|CANCELLED AT|DUE TO TIME LIMIT|"
+                     rb"oom-kill|OutOfMemoryError|CUDA out of memory|Segmentation fault|"
+                     rb"srun: error|exited with exit code [1-9]")
+
+
+class Run:
+    """A run directory. ``refresh()`` parses only what was appended since the last call."""
+
+    def __init__(self, found, root, stale_after=300.0, clock=time.time):
+        self.id = found.id
+        self.path = found.path
+        self.root = root
+        self.stale_after = stale_after
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.sources = []
+        self.meta = {}
+        self.error = None
+        self.loaded = False
+        self.version = 0          # bumped whenever anything visible changed
+        self.stamp = None         # file stamps at the last refresh
+        self._failure_cache = {}
+        self.update(found)
+
+    def update(self, found):
+        """Take a new discovery result, keeping the sources (and their offsets) already open."""
+        part = found.merged()
+        with self.lock:
+            old = {s.path: s for s in self.sources}
+            self.sources = [old.get(m.path, m) for m in part.metrics]
+            self.format = part.format
+            self.formats = [p.format for p in found.parts]
+            self.meta_fns = part.meta
+            self.media_src = part.media
+            self.base_logs = part.logs
+            self.logs = list(part.logs)
+            self.signature = found_signature(found)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def refresh(self):
+        """Re-read what changed on disk; returns True when something visible changed."""
+        with self.lock:
+            errors, changed = [], False
+            for src in self.sources:
+                try:
+                    changed |= bool(src.refresh())
+                except SourceError as e:
+                    errors.append(str(e))
+                except OSError as e:
+                    errors.append(f"{os.path.basename(src.path)}: {e.strerror or e}")
+            meta = {}
+            for fn in reversed(self.meta_fns):  # most specific reader applied last, so it wins
+                try:
+                    for k, v in fn(self.path).items():
+                        if isinstance(v, dict) and isinstance(meta.get(k), dict):
+                            meta[k] = {**meta[k], **v}
+                        elif v not in (None, "", [], {}):
+                            meta[k] = v
+                except SourceError as e:
+                    errors.append(str(e))
+                except OSError as e:
+                    errors.append(f"{e.filename and os.path.basename(e.filename)}: {e.strerror}")
+            self.logs = list(self.base_logs)
+            if self.format == "spt":
+                self.logs += [p for p in spt.output_dir_logs(self.path, self.root) if p not in self.logs]
+            error = "; ".join(errors) or None
+            stamp = self._stamp()
+            if changed or meta != self.meta or error != self.error or stamp != self.stamp or not self.loaded:
+                self.meta, self.error, self.stamp = meta, error, stamp
+                self.version += 1
+                changed = True
+            self.loaded = True
+            return changed
+
+    def _files(self):
+        names = [s.path for s in self.sources] + list(self.logs)
+        names += [os.path.join(self.path, n) for n in ("sidecar.json", "heartbeat")]
+        return names
+
+    def _stamp(self):
+        out = []
+        for p in self._files():
+            st = stat_or_none(p)
+            if st:
+                out.append((p, st.st_mtime, st.st_size))
+        return tuple(out)
+
+    def series(self):
+        """All metric series by name; a name two sources share is prefixed by the second's file."""
+        out = {}
+        for src in self.sources:
+            for name, s in src.table.series.items():
+                key = name if name not in out else f"{os.path.basename(src.path)}:{name}"
+                out[key] = s
+        return out
+
+    # -- derived facts ---------------------------------------------------------------------
+
+    def updated_at(self):
+        times = [t for _p, t, _s in (self.stamp or ())]
+        times += [self.meta[k] for k in ("updated_at", "heartbeat_at") if k in self.meta]
+        return max(times) if times else None
+
+    def created_at(self):
+        if "created_at" in self.meta:
+            return self.meta["created_at"]
+        times = [t for _p, t, _s in (self.stamp or ())]
+        return min(times) if times else None
+
+    def failed_in_logs(self):
+        """True when the end of an output log shows a traceback, a SLURM kill or an OOM."""
+        for path in self.logs:
+            st = stat_or_none(path)
+            if st is None:
+                continue
+            key = (path, st.st_size, st.st_mtime)
+            if key not in self._failure_cache:
+                try:
+                    data = read_tail(path, 16384)[0]
+                except OSError:
+                    data = b""
+                self._failure_cache = {k: v for k, v in self._failure_cache.items() if k[0] != path}
+                self._failure_cache[key] = bool(FAILURE.search(data))
+            if self._failure_cache[key]:
+                return True
+        return False
+
+    def status(self):
+        """running | completed | failed | stale | unknown."""
+        declared = self.meta.get("status")
+        now = self.clock()
+        if self.format == "spt" and declared:
+            if declared == "running":
+                beat = self.meta.get("heartbeat_at") or self.meta.get("updated_at")
+                if beat is not None and now - beat > self.stale_after:
+                    return "stale"
+            return declared
+        if declared == "completed":
+            return "completed"
+        updated = self.updated_at()
+        recent = updated is not None and now - updated < self.stale_after
+        if self.failed_in_logs():
+            return "failed"
+        if recent:
+            return "running"
+        return "unknown"
+
+    def streams(self):
+        """Log streams: id, display name, kind, size, and the absolute path (not for JSON)."""
+        out = []
+        for sid, path in zip(stream_ids(self.logs), self.logs):
+            st = stat_or_none(path)
+            out.append({"id": sid, "name": display_name(path), "kind": stream_kind(path),
+                        "size": st.st_size if st else 0, "path": path})
+        return out
+
+    def media(self):
+        """Media items with ``path`` relative to the run folder."""
+        if self.media_src is not None:
+            return list(self.media_src.refresh())
+        return scan_media_files(self.path)
+
+    def reports(self):
+        return html_reports(self.path)
+
+    def summary(self):
+        """Last value per metric: the files win over the sidecar's (they are fresher)."""
+        out = dict(self.meta.get("summary", {}))
+        for name, s in self.series().items():
+            v = s.last()
+            if v is not None:
+                out[name] = v
+        return out
+
+    def to_json(self):
+        updated, created = self.updated_at(), self.created_at()
+        end = self.meta.get("ended_at") or updated
+        return {
+            "id": self.id,
+            "name": self.meta.get("name") or self.id,
+            "status": self.status(),
+            "format": self.format,
+            "formats": self.formats,
+            "created_at": created,
+            "updated_at": updated,
+            "duration": (end - created) if (end and created and end >= created) else None,
+            "tags": self.meta.get("tags", []),
+            "notes": self.meta.get("notes", ""),
+            "hparams": self.meta.get("hparams", {}),
+            "summary": self.summary(),
+            "metrics": list(self.series()),
+            "error": self.error,
+        }
+
+
+def found_signature(found):
+    part = found.merged()
+    return (part.format, tuple(m.path for m in part.metrics), tuple(part.logs), bool(part.media))

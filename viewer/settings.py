@@ -1,0 +1,52 @@
+"""Settings: Flask config keys prefixed ``VIEWER_``, each also read from the environment.
+
+Precedence: arguments to ``Viewer(...)`` > ``app.config`` > environment > default.
+Every key is documented in the README (a test checks it).
+"""
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    "VIEWER_ROOT": None,            # the runs folder; unset = the bundled live demo
+    "VIEWER_POLL": None,            # seconds between rescans (the live path will use it to force polling)
+    "VIEWER_STALE_AFTER": 300.0,    # a running run silent this long is shown as stale
+    "VIEWER_POINTS": 2000,          # default points per series in /metrics
+    "VIEWER_LOG_BYTES": 4 << 20,    # default bytes of a log tail in the API
+    "VIEWER_PAGE_LOG_BYTES": 256 << 10,  # bytes of each log tail rendered on the run page
+    "VIEWER_BACKGROUND": True,      # scan in a background thread (False: scan before serving)
+    "VIEWER_TOKEN": None,           # optional access token (see README, "Access")
+}
+
+TYPES = {"VIEWER_POLL": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
+         "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool"}
+
+
+def _cast(key, value):
+    kind = TYPES.get(key)
+    if value is None or kind is None:
+        return value
+    if kind == "bool":
+        return value if isinstance(value, bool) else str(value).lower() not in ("0", "false", "no", "off", "")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={value!r}: expected {kind.__name__}") from None
+
+
+def load(app, overrides):
+    """The effective settings as a dict, also written back into ``app.config``."""
+    out = {}
+    for key, default in DEFAULTS.items():
+        short = key[len("VIEWER_"):].lower()
+        if overrides.get(short) is not None:
+            value = overrides[short]
+        elif app.config.get(key) is not None:
+            value = app.config[key]
+        elif os.environ.get(key) not in (None, ""):
+            value = os.environ[key]
+        else:
+            value = default
+        out[key] = _cast(key, value)
+        app.config[key] = out[key]
+    return out

@@ -1,0 +1,193 @@
+"""RunStore: the one read API over every run under the root (TensorBoard's DataProvider idea).
+
+It owns the runs found by discovery, refreshes them on demand (each refresh parses only the
+bytes appended since the last), and answers in plain dicts and bytes; it knows nothing of HTTP.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+from .discovery import walk
+from .downsample import downsample, select
+from .errors import BadRequest, NotFound
+from .run import Run, found_signature
+from .tailing import read_tail
+
+AXES = ("step", "epoch", "time")
+
+
+class RunStore:
+    def __init__(self, root, stale_after=300.0, clock=time.time):
+        self.root = os.path.realpath(root)
+        self.stale_after = stale_after
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._runs: dict[str, Run] = {}
+        self.scan_state = {"phase": "pending", "total": 0, "done": 0}
+        self.scans = 0
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def scan(self):
+        """Walk the root: add new runs, update changed ones, drop vanished ones, then load them.
+
+        Progress is in ``scan_state``: ``discovering`` (done = folders walked), ``loading``
+        (done/total = runs parsed), then ``done``.
+        """
+        first = self.scans == 0
+        if first:
+            self.scan_state = {"phase": "discovering", "total": 0, "done": 0}
+        seen = set()
+
+        def progress(n):
+            if first:
+                self.scan_state = {"phase": "discovering", "total": 0, "done": n}
+
+        for found in walk(self.root, progress):
+            seen.add(found.id)
+            with self.lock:
+                run = self._runs.get(found.id)
+                if run is None:
+                    self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
+                elif run.signature != found_signature(found):
+                    run.update(found)
+        with self.lock:
+            gone = [rid for rid in self._runs if rid not in seen]
+            for rid in gone:
+                del self._runs[rid]
+            runs = list(self._runs.values())
+        changed = []
+        for i, run in enumerate(runs):
+            if first:
+                self.scan_state = {"phase": "loading", "total": len(runs), "done": i}
+            if run.refresh():
+                changed.append(run.id)
+            time.sleep(0)
+        self.scan_state = {"phase": "done", "total": len(runs), "done": len(runs)}
+        self.scans += 1
+        return changed, gone
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def runs(self):
+        with self.lock:
+            return sorted(self._runs.values(), key=lambda r: -(r.updated_at() or 0))
+
+    def has(self, run_id):
+        return run_id in self._runs
+
+    def get(self, run_id, refresh=True) -> Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise NotFound(f"unknown run: {run_id}")
+        if refresh or not run.loaded:
+            run.refresh()
+        return run
+
+    def key_metrics(self, runs, k=4):
+        """The k metric names most worth a column in the runs table."""
+        counts = {}
+        for r in runs:
+            for name in r.summary():
+                counts[name] = counts.get(name, 0) + 1
+
+        def rank(name):
+            low = name.lower()
+            bonus = 2 if ("loss" in low or "acc" in low) else 0
+            bonus += 1 if low.startswith(("val", "eval", "test")) else 0
+            return (-(counts[name] * 4 + bonus), name)
+
+        skip = {"epoch", "step", "lr", "learning_rate"}
+        return [n for n in sorted(counts, key=rank) if n.lower() not in skip][:k]
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def metrics(self, run_id, names=None, points=2000, x="step", start=None, end=None):
+        """Downsampled series of one run (see the HTTP contract for the shape)."""
+        if x not in AXES:
+            raise BadRequest(f"x must be one of {', '.join(AXES)}, not {x!r}")
+        if not 1 <= points <= 1_000_000:
+            raise BadRequest("points must be between 1 and 1000000")
+        run = self.get(run_id)
+        out = {}
+        with run.lock:
+            series = run.series()
+            for name in names or series:
+                s = series.get(name)
+                if s is None:
+                    continue
+                xs = s.axis(x)
+                idx = select(xs, s.y, start, end)
+                X, Y, lo, hi = downsample(xs, s.y, idx, points)
+                out[name] = {"x": [_int_if_whole(v) for v in X], "y": Y, "ymin": lo, "ymax": hi,
+                             "count": len(idx)}
+        return {"run": run.id, "x": x, "series": out}
+
+    def metrics_rows(self, run_id):
+        """Every point at full resolution: an iterator of (metric, step, epoch, time, value).
+
+        The arrays are copied under the run's lock (a memcpy), so a slow download never
+        holds up the next refresh.
+        """
+        run = self.get(run_id)
+        with run.lock:
+            snap = [(name, s.step[:], s.epoch[:], s.time[:], s.y[:])
+                    for name, s in run.series().items()]
+        return ((name, *cols) for name, *arrays in snap for cols in zip(*arrays))
+
+    # -- logs and media --------------------------------------------------------------------
+
+    def streams(self, run_id):
+        return self.get(run_id).streams()
+
+    def stream(self, run_id, stream_id):
+        for st in self.streams(run_id):
+            if st["id"] == stream_id:
+                return st
+        raise NotFound(f"unknown log stream {stream_id!r} of run {run_id}")
+
+    def log_tail(self, run_id, stream_id, nbytes):
+        """(data, start offset, file size) of a stream's last ``nbytes`` from a line boundary."""
+        st = self.stream(run_id, stream_id)
+        try:
+            return read_tail(st["path"], nbytes)
+        except FileNotFoundError:
+            raise NotFound(f"log stream {stream_id!r} vanished") from None
+        except OSError as e:
+            raise NotFound(f"log stream {stream_id!r} unreadable: {e.strerror}") from None
+
+    def media(self, run_id):
+        """Media items with ``path`` relative to the root."""
+        run = self.get(run_id, refresh=False)
+        rel = os.path.relpath(run.path, self.root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        return [{**m, "path": prefix + m["path"]} for m in run.media()]
+
+    def reports(self, run_id):
+        run = self.get(run_id, refresh=False)
+        rel = os.path.relpath(run.path, self.root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        return [prefix + r for r in run.reports()]
+
+    # -- files -----------------------------------------------------------------------------
+
+    def file_path(self, relpath):
+        """Absolute path of a regular file under the root; NotFound for anything else."""
+        if "\x00" in relpath or "\\" in relpath:
+            raise NotFound("no such file")
+        parts = [p for p in relpath.split("/") if p not in ("", ".")]
+        if any(p == ".." for p in parts):
+            raise NotFound("no such file")
+        path = os.path.realpath(os.path.join(self.root, *parts))
+        if not (path == self.root or path.startswith(self.root + os.sep)):
+            raise NotFound("no such file")
+        if not os.path.isfile(path):
+            raise NotFound("no such file")
+        return path
+
+
+def _int_if_whole(v):
+    return int(v) if math.isfinite(v) and v == int(v) and abs(v) < 2**53 else v

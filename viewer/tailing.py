@@ -1,0 +1,142 @@
+"""Log tails read with a seek (a 5 GB log answers as fast as a 5 KB one) and terminal rendering.
+
+``render_terminal`` turns raw log text into safe HTML: carriage-return progress bars collapse to
+their last state, SGR colour codes become spans, every other escape sequence is dropped.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+
+def read_tail(path, nbytes):
+    """The last ``nbytes`` of a file, starting at a line boundary. Returns (data, start, size)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        start = max(0, size - nbytes)
+        f.seek(start)
+        data = f.read(size - start)
+    if start > 0:
+        nl = data.find(b"\n")
+        # no newline in the window: one huge line; show its end rather than nothing
+        if nl >= 0:
+            data = data[nl + 1:]
+            start += nl + 1
+    return data, start, size
+
+
+def collapse_cr(text):
+    """Keep what a terminal would show: for each line, the text after its last ``\\r``."""
+    text = text.replace("\r\n", "\n")
+    if "\r" not in text:
+        return text
+    return "\n".join(line.rsplit("\r", 1)[-1] if "\r" in line else line
+                     for line in text.split("\n"))
+
+
+ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BASIC = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
+
+
+def _palette256(n):
+    if n < 8:
+        return f"var(--ansi-{BASIC[n]})"
+    if n < 16:
+        return f"var(--ansi-bright-{BASIC[n - 8]})"
+    if n < 232:
+        n -= 16
+        r, g, b = (n // 36) % 6, (n // 6) % 6, n % 6
+        return "#%02x%02x%02x" % tuple(0 if c == 0 else 55 + 40 * c for c in (r, g, b))
+    v = 8 + 10 * (n - 232)
+    return "#%02x%02x%02x" % (v, v, v)
+
+
+def _apply_sgr(params, state):
+    codes = [int(p) if p.isdigit() else 0 for p in params.split(";")] if params else [0]
+    i = 0
+    while i < len(codes):
+        c = codes[i]
+        if c == 0:
+            state.clear()
+        elif c == 1:
+            state["bold"] = True
+        elif c == 2:
+            state["dim"] = True
+        elif c == 3:
+            state["italic"] = True
+        elif c == 4:
+            state["underline"] = True
+        elif c in (22,):
+            state.pop("bold", None)
+            state.pop("dim", None)
+        elif c == 23:
+            state.pop("italic", None)
+        elif c == 24:
+            state.pop("underline", None)
+        elif 30 <= c <= 37:
+            state["fg"] = f"var(--ansi-{BASIC[c - 30]})"
+        elif 90 <= c <= 97:
+            state["fg"] = f"var(--ansi-bright-{BASIC[c - 90]})"
+        elif 40 <= c <= 47:
+            state["bg"] = f"var(--ansi-{BASIC[c - 40]})"
+        elif 100 <= c <= 107:
+            state["bg"] = f"var(--ansi-bright-{BASIC[c - 100]})"
+        elif c == 39:
+            state.pop("fg", None)
+        elif c == 49:
+            state.pop("bg", None)
+        elif c in (38, 48) and i + 1 < len(codes):
+            key = "fg" if c == 38 else "bg"
+            if codes[i + 1] == 5 and i + 2 < len(codes):
+                state[key] = _palette256(codes[i + 2] % 256)
+                i += 2
+            elif codes[i + 1] == 2 and i + 4 < len(codes):
+                state[key] = "#%02x%02x%02x" % tuple(min(255, v) for v in codes[i + 2:i + 5])
+                i += 4
+        i += 1
+
+
+def _style(state):
+    parts = []
+    if "fg" in state:
+        parts.append(f"color:{state['fg']}")
+    if "bg" in state:
+        parts.append(f"background:{state['bg']}")
+    if state.get("bold"):
+        parts.append("font-weight:bold")
+    if state.get("dim"):
+        parts.append("opacity:.7")
+    if state.get("italic"):
+        parts.append("font-style:italic")
+    if state.get("underline"):
+        parts.append("text-decoration:underline")
+    return ";".join(parts)
+
+
+def render_terminal(text):
+    """Raw log text as HTML for a ``<pre>``: escaped, ``\\r`` collapsed, ANSI colours as spans."""
+    text = collapse_cr(text)
+    out, state, pos, open_span = [], {}, 0, False
+    for m in ESCAPE.finditer(text):
+        if m.start() > pos:
+            out.append(html.escape(CONTROL.sub("", text[pos:m.start()]), quote=False))
+        pos = m.end()
+        if m.group(2) == "m":
+            _apply_sgr(m.group(1), state)
+            if open_span:
+                out.append("</span>")
+                open_span = False
+            style = _style(state)
+            if style:
+                out.append(f'<span style="{style}">')
+                open_span = True
+    out.append(html.escape(CONTROL.sub("", text[pos:]), quote=False))
+    if open_span:
+        out.append("</span>")
+    return "".join(out)
+
+
+def strip_ansi(text):
+    return CONTROL.sub("", ESCAPE.sub("", collapse_cr(text)))
