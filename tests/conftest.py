@@ -1,0 +1,81 @@
+"""Shared fixtures: sample run folders copied into tmp_path, the app, a client, a live server."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(os.path.dirname(REPO), "shared", "samples")
+EXAMPLES = os.path.join(REPO, "examples", "runs")
+SPT_ID = "spt/runs/20261121/142732/1c80a3b1799d"
+LIGHTNING_ID = "lightning/lightning_logs/version_0"
+
+
+def samples_dir():
+    """The shared real samples when present beside the checkout, else the bundled copies."""
+    return SAMPLES if os.path.isdir(SAMPLES) else None
+
+
+@pytest.fixture
+def samples(tmp_path):
+    """A writable copy of ../shared/samples (the real files the tools wrote)."""
+    src = samples_dir()
+    if src is None:
+        pytest.skip("../shared/samples not present")
+    dst = tmp_path / "samples"
+    shutil.copytree(src, dst)
+    for dirpath, dirs, files in os.walk(dst):
+        for name in dirs + files:
+            os.chmod(os.path.join(dirpath, name), 0o755 if name in dirs else 0o644)
+    return dst
+
+
+@pytest.fixture
+def app(samples):
+    from app import create_app
+
+    app = create_app({"VIEWER_ROOT": str(samples), "VIEWER_BACKGROUND": False, "TESTING": True})
+    yield app
+    app.extensions["tailboard"].stop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(samples):
+    """The real app under ``flask run`` in a subprocess; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "VIEWER_ROOT": str(samples), "VIEWER_POLL": "0.5"}
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    import requests
+
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start: " + proc.stdout.read().decode(errors="replace"))
+    yield url
+    proc.terminate()
+    proc.wait(10)
