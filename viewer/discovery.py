@@ -70,6 +70,35 @@ def inspect_dir(root, dirpath, files, subdirs):
     return Found(run_id(root, dirpath), dirpath, parts)
 
 
+def list_dir(root, dirpath):
+    """(files, subdirs) of one folder; symlinked files count only when they stay inside the root."""
+    files, subdirs = [], []
+    with os.scandir(dirpath) as it:
+        for e in it:
+            try:
+                if e.is_file(follow_symlinks=False):
+                    files.append(e.name)
+                elif e.is_symlink():
+                    target = os.path.realpath(e.path)
+                    if target.startswith(root + os.sep) and os.path.isfile(target):
+                        files.append(e.name)
+                elif e.is_dir(follow_symlinks=False):
+                    subdirs.append(e.name)
+            except OSError:
+                continue
+    return files, subdirs
+
+
+def rediscover(root, dirpath):
+    """The Found for one known run folder now (None when it is no longer a run or is gone)."""
+    root = os.path.abspath(root)
+    try:
+        files, subdirs = list_dir(root, dirpath)
+    except OSError:
+        return None
+    return inspect_dir(root, dirpath, files, subdirs)
+
+
 def walk(root, progress=None, max_depth=12):
     """Yield every run under ``root``; ``progress(dirs_seen)`` is called as the walk goes."""
     root = os.path.abspath(root)
@@ -77,22 +106,8 @@ def walk(root, progress=None, max_depth=12):
     seen = 0
     while stack:
         dirpath, depth = stack.pop()
-        files, subdirs = [], []
         try:
-            with os.scandir(dirpath) as it:
-                for e in it:
-                    try:
-                        if e.is_file(follow_symlinks=False):
-                            files.append(e.name)
-                        elif e.is_symlink():
-                            # a symlinked file is read only if it stays inside the root
-                            target = os.path.realpath(e.path)
-                            if target.startswith(root + os.sep) and os.path.isfile(target):
-                                files.append(e.name)
-                        elif e.is_dir(follow_symlinks=False):
-                            subdirs.append(e.name)
-                    except OSError:
-                        continue
+            files, subdirs = list_dir(root, dirpath)
         except OSError:
             continue  # vanished or unreadable: skip, the rest of the tree still counts
         seen += 1

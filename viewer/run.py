@@ -6,6 +6,7 @@ import re
 import threading
 import time
 
+from .discovery import rediscover
 from .formats import spt
 from .formats.base import SourceError, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind
@@ -49,12 +50,23 @@ class Run:
             self.base_logs = part.logs
             self.logs = list(part.logs)
             self.signature = found_signature(found)
+            self.mark_discovered()
+
+    def mark_discovered(self):
+        """The scan just listed this folder: the next refresh need not list it again."""
+        self._just_discovered = True
 
     # -- reading ---------------------------------------------------------------------------
 
     def refresh(self):
         """Re-read what changed on disk; returns True when something visible changed."""
         with self.lock:
+            if self._just_discovered:
+                self._just_discovered = False  # the scan that made us listed the folder already
+            else:
+                found = rediscover(self.root, self.path)
+                if found is not None and found_signature(found) != self.signature:
+                    self.update(found)  # a new log or metrics file appeared in the folder
             errors, changed = [], False
             for src in self.sources:
                 try:
@@ -189,7 +201,8 @@ class Run:
 
     def to_json(self):
         updated, created = self.updated_at(), self.created_at()
-        end = self.meta.get("ended_at") or updated
+        # a duration only when the run recorded its start; file mtimes cannot tell it
+        end = self.meta.get("ended_at") or updated if "created_at" in self.meta else None
         return {
             "id": self.id,
             "name": self.meta.get("name") or self.id,

@@ -54,6 +54,8 @@ class RunStore:
                     self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
                 elif run.signature != found_signature(found):
                     run.update(found)
+                else:
+                    run.mark_discovered()
         with self.lock:
             gone = [rid for rid in self._runs if rid not in seen]
             for rid in gone:
