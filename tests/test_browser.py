@@ -1,0 +1,88 @@
+"""A real browser (Debian's chromium driven by Playwright) sees the runs and drawn charts."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import LIGHTNING_ID, SPT_ID
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                reason="Debian's chromium is not installed (CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    ctx.close()
+
+
+PAINTED = """(canvas) => {
+  const ctx = canvas.getContext('2d');
+  const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+  return n;
+}"""
+
+
+def test_overview_shows_rows_and_filter_narrows_them(page, live_server):
+    page.goto(live_server + "/")
+    rows = page.locator("tr.run-row")
+    rows.first.wait_for()
+    assert rows.count() == 5
+    page.fill("input[name=q]", "keras")
+    page.wait_for_function("document.querySelectorAll('tr.run-row').length === 1")
+    assert page.locator("tr.run-row").get_attribute("data-run") == "keras"
+    assert "q=keras" in page.url  # the filter is in the URL, so a reload keeps it
+    assert page.errors == []
+
+
+def test_run_page_draws_one_chart_per_metric(page, live_server):
+    page.goto(f"{live_server}/runs/{LIGHTNING_ID}")
+    page.wait_for_selector("[data-drawn='4']")
+    canvases = page.locator(".chart-card canvas")
+    assert canvases.count() == 4
+    for i in range(4):
+        assert canvases.nth(i).evaluate(PAINTED) > 200, "chart canvas is blank"
+    titles = page.locator(".chart-card .chart-title b").all_inner_texts()
+    assert sorted(titles) == ["lr", "train/loss", "val/acc", "val/loss"]
+    assert page.errors == []
+
+
+def test_switching_tabs_and_axis_keeps_charts_working(page, live_server):
+    page.goto(f"{live_server}/runs/{SPT_ID}")
+    page.wait_for_selector("[data-drawn='4']")
+    page.select_option("select.x-axis", "epoch")
+    page.wait_for_function("location.search.includes('x=epoch')")
+    page.wait_for_selector("[data-drawn='4']")
+    page.click("nav.tabs >> text=Logs")
+    page.wait_for_selector("pre.log")
+    assert "Caching features: 100%" in page.locator("pre.log").first.inner_text()
+    page.click("nav.tabs >> text=Media")
+    page.wait_for_selector(".media-item img")
+    assert page.locator(".media-item img").count() == 6
+    page.click("nav.tabs >> text=Charts")
+    page.wait_for_selector("[data-drawn='4']")
+    # swapping the charts out destroyed the old uPlot instances instead of leaking them
+    assert page.evaluate("window.tailboard.charts.size") == 1
+    assert page.errors == []
