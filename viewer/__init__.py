@@ -9,7 +9,7 @@ import os
 
 from flask import Blueprint
 
-from . import settings
+from . import access, settings
 from .store import RunStore
 from .watcher import PollingWatcher
 
@@ -44,6 +44,8 @@ class Viewer:
                        template_folder=TEMPLATES)
         for child in (assets.bp, pages.bp, api.bp, files.bp):
             bp.register_blueprint(child)
+        token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix.rstrip("/")
+        bp.before_request(lambda: access.check(token, prefix))
         app.register_blueprint(bp)
         app.extensions["tailboard"] = self
 
