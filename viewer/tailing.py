@@ -15,14 +15,14 @@ def read_tail(path, nbytes):
         f.seek(0, 2)
         size = f.tell()
         start = max(0, size - nbytes)
-        f.seek(start)
-        data = f.read(size - start)
+        # read one byte before the window: it tells whether the window already starts a line
+        f.seek(max(0, start - 1))
+        data = f.read(size - start + (start > 0))
     if start > 0:
         nl = data.find(b"\n")
         # no newline in the window: one huge line; show its end rather than nothing
-        if nl >= 0:
-            data = data[nl + 1:]
-            start += nl + 1
+        data = data[nl + 1:] if nl >= 0 else data[1:]
+        start += max(nl, 0)
     return data, start, size
 
 
@@ -35,7 +35,8 @@ def collapse_cr(text):
                      for line in text.split("\n"))
 
 
-ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# the last branch is any other ESC sequence, e.g. ``ESC ( B`` that ``tput sgr0`` emits
+ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 BASIC = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 

@@ -63,6 +63,7 @@ class TrainerStateSource:
         self.stamp = None
         self.consumed = 0
         self.last_entry = None
+        self.error = None
 
     def _newest(self):
         best = None
@@ -77,9 +78,16 @@ class TrainerStateSource:
         stamp = tuple((p, st.st_mtime_ns, st.st_size) for p in candidates(self.run_dir)
                       if (st := stat_or_none(p)))
         if stamp == self.stamp:
+            if self.error:
+                raise SourceError(self.error)  # a broken file stays reported until it changes
             return False
         self.stamp = stamp
-        best = self._newest()
+        try:
+            best = self._newest()
+        except SourceError as e:
+            self.error = str(e)
+            raise
+        self.error = None
         if best is None:
             changed = bool(self.table.series)
             self.table.reset()
@@ -113,7 +121,10 @@ class TrainerStateSource:
 
     def meta(self, run_dir):
         """Settings as hparams, the final summary entry as summary, completion from it."""
-        self.refresh()
+        try:
+            self.refresh()
+        except SourceError:
+            pass  # already reported by the metrics source
         state = self.state
         hparams = {k: state[k] for k in SETTINGS if state.get(k) is not None}
         summary = {}

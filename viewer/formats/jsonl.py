@@ -62,12 +62,12 @@ class JsonlSource:
 
     def _parse(self, text):
         get = self.table.get
-        for line in text.splitlines():
+        for line in text.split("\n"):  # not splitlines(): JSON strings may hold a raw U+2028
             if not line.strip():
                 continue
             self.line_no += 1
             try:
-                d = json.loads(line)
+                d = json.loads(line.lstrip("\ufeff"))  # a BOM would cost the first line
             except ValueError:
                 self.bad_lines += 1
                 continue

@@ -60,4 +60,5 @@ def detect(dirpath, files, subdirs):
         return None
     hp = os.path.join(dirpath, "hparams.yaml")
     return Part("lightning", 50, metrics=[CsvSource(os.path.join(dirpath, "metrics.csv"))],
-                meta=lambda run_dir: {"hparams": read_hparams_yaml(hp)})
+                meta=lambda run_dir: {"hparams": read_hparams_yaml(hp)},
+                skip_dirs=("checkpoints",))  # ModelCheckpoint's default folder: weights only

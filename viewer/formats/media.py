@@ -38,7 +38,7 @@ class MediaJsonl:
             if st is None:
                 return self.items
         for text in self.lines.read_chunks(st.st_size):
-            for line in text.splitlines():
+            for line in text.split("\n"):  # not splitlines(): a caption may hold a raw U+2028
                 try:
                     d = json.loads(line)
                 except ValueError:

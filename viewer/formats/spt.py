@@ -85,7 +85,8 @@ def output_dir_logs(run_dir, root):
         pass
     pattern = os.path.join(glob.escape(os.path.dirname(out)), "*", ".submitit", "*_log.[oe][ur][tr]")
     found += sorted(glob.glob(pattern))
-    return found
+    # a symlinked log or submitit folder may still lead outside the root
+    return [p for p in found if os.path.realpath(p).startswith(os.path.realpath(root) + os.sep)]
 
 
 def detect(dirpath, files, subdirs):
