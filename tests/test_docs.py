@@ -22,7 +22,9 @@ def test_every_route_is_documented(app):
         path = path.replace("<run_id>", "<id>").replace("<relpath>", "<path>").replace("<filename>", "<file>")
         if path.startswith("/api/runs/<path>"):
             continue  # documented per action below
-        if f"`GET {path}" not in text:
+        verb = "WS" if rule.websocket else "GET"
+        path = path.replace("/ws/logs/<rest>", "/ws/logs/<id>/<stream>")
+        if f"`{verb} {path}" not in text:
             missing.append(path)
     for action in ("", "/metrics", "/metrics.csv", "/logs", "/logs/<stream>", "/media"):
         if f"`GET /api/runs/<id>{action}`" not in text:

@@ -88,14 +88,9 @@ def test_broken_run_shows_its_error_on_its_row_and_others_still_work(client, sam
     assert client.get(f"/api/runs/{SPT_ID}/metrics").status_code == 200
 
 
-def test_scan_progress_fragment_stops_polling_when_done(client):
-    r = client.get("/-/partials/scan")
-    assert r.status_code == 286
-
-
 def test_progress_bar_while_the_first_scan_runs(client, app):
     store = app.extensions["tailboard"].store
     store.scan_state = {"phase": "loading", "total": 10, "done": 3}
     html = client.get("/").get_data(as_text=True)
-    assert 'hx-get="/-/partials/scan"' in html and 'max="10" value="3"' in html
-    assert "Reading runs 3 / 10" in client.get("/-/partials/scan").get_data(as_text=True)
+    assert 'sse-swap="scan"' in html and 'max="10" value="3"' in html
+    assert "Reading runs 3 / 10" in html

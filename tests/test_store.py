@@ -71,7 +71,8 @@ def test_appended_rows_add_exactly_the_new_points(samples):
 def test_no_change_on_disk_means_the_same_answer(samples):
     store = scanned(samples)
     assert store.metrics(SPT_ID) == store.metrics(SPT_ID)
-    assert store.scan() == ([], [])
+    again = store.scan()
+    assert (again.changed, again.added, again.removed) == ([], [], [])
 
 
 @pytest.mark.parametrize("new_col", ["test/acc", "zz_last"])
@@ -135,8 +136,8 @@ def test_new_run_folders_appear_and_deleted_ones_vanish_on_scan(samples):
     store = scanned(samples)
     write(os.path.join(samples, "new", "metrics.jsonl"), '{"step": 1, "loss": 1}\n')
     shutil.rmtree(os.path.join(samples, "keras"))
-    changed, gone = store.scan()
-    assert "new" in changed and gone == ["keras"]
+    changes = store.scan()
+    assert changes.added == ["new"] and changes.removed == ["keras"]
     assert {r.id for r in store.runs()} == {SPT_ID, LIGHTNING_ID, "hf", "jsonl/run1", "new"}
     with pytest.raises(NotFound):
         store.get("keras")

@@ -5,32 +5,38 @@
 """
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 
 from flask import Blueprint
 
 from . import access, settings
+from .bus import Bus
 from .store import RunStore
-from .watcher import PollingWatcher
+from .watcher import Watcher
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(os.path.dirname(HERE), "templates")
 STATIC = os.path.join(os.path.dirname(HERE), "static")
 
+_running = weakref.WeakSet()
+
 
 class Viewer:
-    """Mounts the pages, JSON API and files of a runs folder on a Flask app."""
+    """Mounts the pages, JSON API, event stream, websockets and files of a runs folder."""
 
     def __init__(self, app=None, root=None, url_prefix="", **options):
         self.options = {"root": root, **options}
-        self.url_prefix = url_prefix or ""
+        self.url_prefix = (url_prefix or "").rstrip("/")
         self.store = None
         self.watcher = None
+        self.bus = None
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app):
-        from .blueprints import api, assets, files, pages
+        from .blueprints import api, assets, files, pages, sock, stream
 
         self.config = settings.load(app, self.options)
         root = self.config["VIEWER_ROOT"]
@@ -39,23 +45,40 @@ class Viewer:
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
         self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"])
+        self.bus = Bus()
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
                        template_folder=TEMPLATES)
-        for child in (assets.bp, pages.bp, api.bp, files.bp):
+        for child in (assets.bp, pages.bp, api.bp, files.bp, stream.bp, sock.bp):
             bp.register_blueprint(child)
-        token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix.rstrip("/")
+        token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix
         bp.before_request(lambda: access.check(token, prefix))
         app.register_blueprint(bp)
+        app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
         app.extensions["tailboard"] = self
 
-        self.watcher = PollingWatcher(self.store, interval=self.config["VIEWER_POLL"] or 10.0)
+        publisher = stream.Publisher(app, self)
+        self.store.on_progress = publisher.progress
+        self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
+                               rescan=self.config["VIEWER_RESCAN"])
         if self.config["VIEWER_BACKGROUND"]:
             self.watcher.start()
+            _running.add(self)
+            atexit.register(self.stop)
         else:
+            self.watcher.kind, self.watcher.reason = self.watcher.choose()
             self.watcher.poll_once()
         return self
 
     def stop(self):
+        """Close every stream and stop the watcher (Ctrl-C, SIGTERM, tests)."""
+        if self.bus:
+            self.bus.close()
         if self.watcher:
             self.watcher.stop()
+
+
+def shutdown_all():
+    """Stop every running Viewer of this process: gunicorn's SIGTERM hook calls this."""
+    for v in list(_running):
+        v.stop()

@@ -99,10 +99,12 @@ def rediscover(root, dirpath):
     return inspect_dir(root, dirpath, files, subdirs)
 
 
-def walk(root, progress=None, max_depth=12):
-    """Yield every run under ``root``; ``progress(dirs_seen)`` is called as the walk goes."""
+def walk(root, progress=None, max_depth=12, start=None):
+    """Yield every run under ``start`` (default: the root); ``progress(dirs_seen)`` as it goes."""
     root = os.path.abspath(root)
-    stack = [(root, 0)]
+    start = os.path.abspath(start or root)
+    depth0 = 0 if start == root else os.path.relpath(start, root).count(os.sep) + 1
+    stack = [(start, depth0)]
     seen = 0
     while stack:
         dirpath, depth = stack.pop()

@@ -35,6 +35,8 @@ class Run:
         self.version = 0          # bumped whenever anything visible changed
         self.stamp = None         # file stamps at the last refresh
         self._failure_cache = {}
+        self.changed_paths = ()
+        self.cursors = {}         # series name -> (Series object, points already published)
         self.update(found)
 
     def update(self, found):
@@ -58,9 +60,18 @@ class Run:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def refresh(self):
-        """Re-read what changed on disk; returns True when something visible changed."""
+    def refresh(self, force=False):
+        """Re-read what changed on disk; returns True when something visible changed.
+
+        A few ``stat`` calls decide first: when no file of the run (nor its folder) changed
+        since the last refresh, nothing is opened. ``changed_paths`` then lists the files
+        whose size or mtime moved.
+        """
         with self.lock:
+            quick = self._stamp()
+            if self.loaded and not force and quick == self.stamp and not self._just_discovered:
+                self.changed_paths = ()
+                return False
             if self._just_discovered:
                 self._just_discovered = False  # the scan that made us listed the folder already
             else:
@@ -92,6 +103,8 @@ class Run:
                 self.logs += [p for p in spt.output_dir_logs(self.path, self.root) if p not in self.logs]
             error = "; ".join(errors) or None
             stamp = self._stamp()
+            old = dict(((p, (t, z)) for p, t, z in (self.stamp or ())))
+            self.changed_paths = tuple(p for p, t, z in stamp if old.get(p) != (t, z))
             if changed or meta != self.meta or error != self.error or stamp != self.stamp or not self.loaded:
                 self.meta, self.error, self.stamp = meta, error, stamp
                 self.version += 1
@@ -100,8 +113,8 @@ class Run:
             return changed
 
     def _files(self):
-        names = [s.path for s in self.sources] + list(self.logs)
-        names += [os.path.join(self.path, n) for n in ("sidecar.json", "heartbeat")]
+        names = [self.path] + [s.path for s in self.sources] + list(self.logs)
+        names += [os.path.join(self.path, n) for n in ("sidecar.json", "heartbeat", "media.jsonl")]
         return names
 
     def _stamp(self):
@@ -121,17 +134,51 @@ class Run:
                 out[key] = s
         return out
 
+    def take_delta(self, limit=5000):
+        """Points appended to each series since the last call, for live charts.
+
+        Returns ``{"series": {name: {"from", "step", "epoch", "time", "y"}}, "reset": bool}``;
+        ``from`` is the index of the first point, so a client that already has it can skip
+        it. A series rebuilt from scratch (a rewritten file) or more than ``limit`` new points
+        give ``reset``: the client re-fetches instead.
+        """
+        with self.lock:
+            out, reset, total = {}, False, 0
+            series = self.series()
+            for name, s in series.items():
+                prev = self.cursors.get(name)
+                start = prev[1] if prev and prev[0] is s else 0
+                if prev and prev[0] is not s:
+                    reset = True
+                n = len(s)
+                if n > start:
+                    total += n - start
+                    out[name] = {"from": start, "step": s.step[start:].tolist(),
+                                 "epoch": s.epoch[start:].tolist(), "time": s.time[start:].tolist(),
+                                 "y": s.y[start:].tolist()}
+                self.cursors[name] = (s, n)
+            if any(name not in series for name in self.cursors):
+                reset = True
+                self.cursors = {k: v for k, v in self.cursors.items() if k in series}
+            if reset or total > limit:
+                return {"series": {}, "reset": True}
+            return {"series": out, "reset": False}
+
     # -- derived facts ---------------------------------------------------------------------
 
+    def _file_times(self):
+        """mtimes of the run's files (not its folder: a listing change is not an update)."""
+        return [t for p, t, _s in (self.stamp or ()) if p != self.path]
+
     def updated_at(self):
-        times = [t for _p, t, _s in (self.stamp or ())]
+        times = self._file_times()
         times += [self.meta[k] for k in ("updated_at", "heartbeat_at") if k in self.meta]
         return max(times) if times else None
 
     def created_at(self):
         if "created_at" in self.meta:
             return self.meta["created_at"]
-        times = [t for _p, t, _s in (self.stamp or ())]
+        times = self._file_times()
         return min(times) if times else None
 
     def failed_in_logs(self):

@@ -9,7 +9,9 @@ import os
 
 DEFAULTS = {
     "VIEWER_ROOT": None,            # the runs folder; unset = the bundled live demo
-    "VIEWER_POLL": None,            # seconds between rescans (the live path will use it to force polling)
+    "VIEWER_POLL": None,            # seconds: force polling at this interval (unset: inotify when it can serve)
+    "VIEWER_RESCAN": 30.0,          # seconds between full safety-net rescans of the root
+    "VIEWER_HEARTBEAT": 15.0,       # seconds between SSE ping comments / websocket keepalives
     "VIEWER_STALE_AFTER": 300.0,    # a running run silent this long is shown as stale
     "VIEWER_POINTS": 2000,          # default points per series in /metrics
     "VIEWER_LOG_BYTES": 4 << 20,    # default bytes of a log tail in the API
@@ -18,7 +20,7 @@ DEFAULTS = {
     "VIEWER_TOKEN": None,           # optional access token (see README, "Access")
 }
 
-TYPES = {"VIEWER_POLL": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
+TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
          "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool"}
 
 

@@ -9,6 +9,7 @@ import math
 import os
 import threading
 import time
+from dataclasses import dataclass, field
 
 from .discovery import walk
 from .downsample import downsample, select
@@ -19,6 +20,19 @@ from .tailing import read_tail
 AXES = ("step", "epoch", "time")
 
 
+@dataclass
+class Changes:
+    """What one pass over the disk found: run ids changed, added, removed; file paths touched."""
+
+    changed: list = field(default_factory=list)
+    added: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    files: set = field(default_factory=set)
+
+    def __bool__(self):
+        return bool(self.changed or self.added or self.removed or self.files)
+
+
 class RunStore:
     def __init__(self, root, stale_after=300.0, clock=time.time):
         self.root = os.path.realpath(root)
@@ -26,51 +40,165 @@ class RunStore:
         self.clock = clock
         self.lock = threading.RLock()
         self._runs: dict[str, Run] = {}
-        self.scan_state = {"phase": "pending", "total": 0, "done": 0}
+        self._by_path: dict[str, Run] = {}
+        self._statuses: dict[str, str] = {}
+        self._scan_state = {"phase": "pending", "total": 0, "done": 0}
+        self.on_progress = None  # called with scan_state as the first scan advances
         self.scans = 0
+
+    @property
+    def scan_state(self):
+        return self._scan_state
+
+    @scan_state.setter
+    def scan_state(self, state):
+        self._scan_state = state
+        if self.on_progress is not None:
+            self.on_progress(dict(state))
 
     # -- discovery -------------------------------------------------------------------------
 
     def scan(self):
-        """Walk the root: add new runs, update changed ones, drop vanished ones, then load them.
+        """Walk the whole root: add new runs, update changed ones, drop vanished ones, load them.
 
-        Progress is in ``scan_state``: ``discovering`` (done = folders walked), ``loading``
-        (done/total = runs parsed), then ``done``.
+        Progress is in ``scan_state`` during the first scan: ``discovering`` (done = folders
+        walked), ``loading`` (done/total = runs parsed), then ``done``.
         """
         first = self.scans == 0
         if first:
             self.scan_state = {"phase": "discovering", "total": 0, "done": 0}
-        seen = set()
 
         def progress(n):
             if first:
                 self.scan_state = {"phase": "discovering", "total": 0, "done": n}
 
-        for found in walk(self.root, progress):
+        changes = self._discover(self.root, progress)
+        with self.lock:
+            runs = list(self._runs.values())
+        for i, run in enumerate(runs):
+            if first:
+                self.scan_state = {"phase": "loading", "total": len(runs), "done": i}
+            self._refresh_into(run, changes)
+            time.sleep(0)  # under gevent: let other greenlets run between runs
+        self.scan_state = {"phase": "done", "total": len(runs), "done": len(runs)}
+        self.scans += 1
+        return changes
+
+    def _discover(self, top, progress=None):
+        """Walk ``top``: register new runs, update changed ones, drop the vanished under it."""
+        changes = Changes()
+        seen = set()
+        for found in walk(self.root, progress, start=top):
             seen.add(found.id)
             with self.lock:
                 run = self._runs.get(found.id)
                 if run is None:
-                    self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
+                    run = self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
+                    self._by_path[run.path] = run
+                    changes.added.append(found.id)
                 elif run.signature != found_signature(found):
                     run.update(found)
                 else:
                     run.mark_discovered()
+        prefix = top.rstrip(os.sep) + os.sep
         with self.lock:
-            gone = [rid for rid in self._runs if rid not in seen]
-            for rid in gone:
-                del self._runs[rid]
-            runs = list(self._runs.values())
-        changed = []
-        for i, run in enumerate(runs):
-            if first:
-                self.scan_state = {"phase": "loading", "total": len(runs), "done": i}
+            for rid, run in list(self._runs.items()):
+                inside = top == self.root or run.path == top or run.path.startswith(prefix)
+                if inside and rid not in seen:
+                    self._drop(run, changes)
+        return changes
+
+    def _drop(self, run, changes):
+        self._runs.pop(run.id, None)
+        self._by_path.pop(run.path, None)
+        changes.removed.append(run.id)
+
+    def _refresh_into(self, run, changes):
+        try:
             if run.refresh():
-                changed.append(run.id)
+                if run.id not in changes.added:
+                    changes.changed.append(run.id)
+                changes.files.update(run.changed_paths)
+        except OSError:
+            pass  # vanished between listing and reading: the next pass drops it
+
+    def poll(self, full=False):
+        """One polling pass: stat every run's files, refresh what moved; ``full`` also walks."""
+        if full:
+            return self.scan()
+        changes = Changes()
+        with self.lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            if not os.path.isdir(run.path):
+                with self.lock:
+                    self._drop(run, changes)
+                continue
+            self._refresh_into(run, changes)
             time.sleep(0)
-        self.scan_state = {"phase": "done", "total": len(runs), "done": len(runs)}
-        self.scans += 1
-        return changed, gone
+        return changes
+
+    def apply(self, paths):
+        """Changes caused by these changed paths (from inotify): refresh only the runs they touch.
+
+        A path inside a known run refreshes that run; a path under no run makes its nearest
+        existing folder be walked, which finds new runs and drops vanished ones.
+        """
+        changes = Changes()
+        changes.files.update(paths)
+        to_walk, to_refresh = set(), {}
+        for p in paths:
+            run = self.run_for_path(p)
+            if run is None:
+                d = p
+                while d != self.root and not os.path.isdir(d):
+                    d = os.path.dirname(d)
+                if d == self.root or d.startswith(self.root + os.sep):
+                    to_walk.add(d)
+            elif not os.path.isdir(run.path):
+                to_walk.add(os.path.dirname(run.path))
+            else:
+                to_refresh[run.id] = run
+        for d in sorted(to_walk):
+            if any(d.startswith(w + os.sep) for w in to_walk):
+                continue  # an ancestor is walked anyway
+            sub = self._discover(d)
+            changes.added += sub.added
+            changes.removed += sub.removed
+            for rid in sub.added:
+                to_refresh[rid] = self._runs.get(rid)
+        for run in to_refresh.values():
+            if run is not None and run.id not in changes.removed:
+                self._refresh_into(run, changes)
+        return changes
+
+    def status_changes(self):
+        """Ids of runs whose status moved since the last call (time alone makes a run stale)."""
+        moved = []
+        with self.lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            st = run.status()
+            if self._statuses.get(run.id, st) != st:
+                moved.append(run.id)
+            self._statuses[run.id] = st
+        return moved
+
+    def run_for_path(self, path):
+        """The run owning ``path``: the run whose folder is its nearest ancestor, or that lists it."""
+        with self.lock:
+            d = path
+            while d.startswith(self.root):
+                run = self._by_path.get(d)
+                if run is not None:
+                    return run
+                if d == self.root:
+                    break
+                d = os.path.dirname(d)
+            for run in self._runs.values():
+                if path in run.logs:
+                    return run
+        return None
 
     # -- runs ------------------------------------------------------------------------------
 

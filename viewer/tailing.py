@@ -6,6 +6,7 @@ their last state, SGR colour codes become spans, every other escape sequence is 
 from __future__ import annotations
 
 import html
+import os
 import re
 
 
@@ -141,3 +142,68 @@ def render_terminal(text):
 
 def strip_ansi(text):
     return CONTROL.sub("", ESCAPE.sub("", collapse_cr(text)))
+
+
+class LogFollower:
+    """Follows one log file for a live view: its tail first, then whatever is appended.
+
+    Survives truncation (size shrank) and rotation (the path now names another file): both
+    start over from the new file's tail. Complete lines are rendered once; the unfinished last
+    line (a tqdm bar rewriting itself with ``\\r``) is kept collapsed to its latest state, so
+    a bar that never ends its line costs constant memory.
+    """
+
+    MAX_PARTIAL = 64 << 10
+    MAX_JUMP = 4 << 20  # more appended than this at once: show the new tail instead
+
+    def __init__(self, path, tail_bytes=256 << 10):
+        self.path = path
+        self.tail_bytes = tail_bytes
+        self.offset = 0
+        self.inode = None
+        self._restart()
+
+    def _restart(self):
+        import codecs
+
+        self.partial = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def tail(self):
+        """{"lines": [html], "partial": html} for the file's current tail."""
+        self._restart()
+        data, _start, size = read_tail(self.path, self.tail_bytes)
+        st = os.stat(self.path)
+        self.offset, self.inode = size, (st.st_dev, st.st_ino)
+        return self._feed(data)
+
+    def read_new(self):
+        """(reason, chunk): reason is None, "truncated" or "rotated"; chunk None when idle."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None, None  # rotated away, not yet recreated: wait
+        if (st.st_dev, st.st_ino) != self.inode:
+            return "rotated", self.tail()
+        if st.st_size < self.offset:
+            return "truncated", self.tail()
+        if st.st_size == self.offset:
+            return None, None
+        if st.st_size - self.offset > self.MAX_JUMP:
+            return "skipped", self.tail()
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(st.st_size - self.offset)
+        self.offset += len(data)
+        return None, self._feed(data)
+
+    def _feed(self, data):
+        text = self.partial + self.decoder.decode(data)
+        lines = text.split("\n")
+        partial = lines.pop()
+        cut = partial.rfind("\r", 0, len(partial) - 1)
+        if cut > 0:
+            partial = partial[cut:]  # a progress bar: only its latest state matters
+        self.partial = partial[-self.MAX_PARTIAL:]
+        shown = self.partial[:-1] if self.partial.endswith("\r") else self.partial
+        return {"lines": [render_terminal(line) for line in lines], "partial": render_terminal(shown)}

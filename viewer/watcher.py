@@ -1,44 +1,230 @@
-"""Keeps the store in step with the disk.
+"""Keeps the store in step with the disk: inotify (watchdog) when it can, polling when it must.
 
-For now one mode: polling, a cheap rescan every ``interval`` seconds (stat calls, and parsing
-only appended bytes). The live path adds watchdog's inotify observer in front of it; the
-periodic rescan stays as the safety net that catches what any event source missed.
+The watcher only says *what changed* (paths, coalesced in a ChangeQueue); the store decides
+what that means; ``publish(changes)`` hands the result on. Polling is chosen by itself when
+inotify cannot serve: the root is on a network filesystem (remote writes raise no event), the
+per-user watch or instance limit is reached, or the kernel queue keeps overflowing.
+``VIEWER_POLL`` forces it. A periodic full rescan catches whatever any event source missed.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
+
+from .store import Changes
 
 log = logging.getLogger(__name__)
 
+NETWORK_FS = frozenset((
+    "nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "gpfs",
+    "beegfs", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "fuse.s3fs", "fuse.rclone",
+    "fuse.gcsfuse", "panfs", "wekafs", "pvfs2", "orangefs", "fuse.juicefs"))
+OVERFLOWS_BEFORE_POLLING = 3
 
-class PollingWatcher:
-    kind = "polling"
 
-    def __init__(self, store, interval=10.0):
+def filesystem_type(path, mounts="/proc/mounts"):
+    """The type of the filesystem holding ``path`` (longest matching mount point), or ''."""
+    path = os.path.realpath(path)
+    best, kind = "", ""
+    try:
+        with open(mounts, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                point = parts[1].replace("\\040", " ")
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, kind = point, parts[2]
+    except OSError:
+        return ""
+    return kind
+
+
+class ChangeQueue:
+    """Paths reported changed, coalesced: a burst of writes to one file is one entry."""
+
+    def __init__(self):
+        self._paths = {}
+        self._full = False
+        self._cond = threading.Condition()
+
+    def put(self, path):
+        with self._cond:
+            self._paths[path] = None
+            self._cond.notify()
+
+    def overflow(self):
+        """Events were lost: the next drain asks for a full rescan."""
+        with self._cond:
+            self._full = True
+            self._cond.notify()
+
+    def wake(self):
+        with self._cond:
+            self._cond.notify_all()
+
+    def drain(self, timeout, settle=0.005):
+        """Wait up to ``timeout`` for a change, let the burst settle, return (paths, full)."""
+        with self._cond:
+            if not (self._paths or self._full):
+                self._cond.wait(timeout)
+            if not (self._paths or self._full):
+                return [], False
+        time.sleep(settle)  # writes arriving within this window join the same update
+        with self._cond:
+            paths, full = list(self._paths), self._full
+            self._paths, self._full = {}, False
+        return paths, full
+
+
+class _OverflowLog(logging.Handler):
+    """watchdog only logs a kernel queue overflow; turn that record into a full rescan."""
+
+    def __init__(self, watcher):
+        super().__init__(logging.WARNING)
+        self.watcher = watcher
+
+    def emit(self, record):
+        if "overflow" in record.getMessage().lower():
+            self.watcher.on_overflow()
+
+
+class Watcher:
+    """Runs the event source and one dispatch loop that turns changes into published updates."""
+
+    def __init__(self, store, publish=lambda changes: None, poll=None, rescan=30.0, settle=0.005):
         self.store = store
-        self.interval = interval
+        self.publish = publish
+        self.forced_poll = poll
+        self.poll_interval = poll or 1.0
+        self.rescan = rescan
+        self.settle = settle
+        self.kind = "inotify"
+        self.reason = ""
+        self.queue = ChangeQueue()
+        self.overflows = 0
+        self.observer = None
         self._stop = threading.Event()
         self._thread = None
+        self._log_hook = _OverflowLog(self)
+
+    # -- choosing the source ---------------------------------------------------------------
+
+    def choose(self):
+        """('inotify'|'polling', reason) for this root, before trying inotify itself."""
+        if self.forced_poll:
+            return "polling", f"forced by VIEWER_POLL={self.forced_poll:g}"
+        fs = filesystem_type(self.store.root)
+        if fs in NETWORK_FS:
+            return "polling", f"the root is on {fs}, where writes from other machines raise no inotify event"
+        return "inotify", ""
+
+    def _start_inotify(self):
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers.inotify import InotifyObserver
+
+        queue = self.queue
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event):
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                queue.put(os.fsdecode(event.src_path))
+                dest = getattr(event, "dest_path", "")
+                if dest:
+                    queue.put(os.fsdecode(dest))
+
+        observer = InotifyObserver()
+        observer.schedule(Handler(), self.store.root, recursive=True)
+        observer.daemon = True
+        observer.start()
+        self.observer = observer
+        logging.getLogger("watchdog.observers.inotify_c").addHandler(self._log_hook)
+        logging.getLogger("watchdog.observers.inotify").addHandler(self._log_hook)
+
+    def _fall_back(self, reason):
+        log.warning("tailboard: polling every %gs: %s", self.poll_interval, reason)
+        self.kind, self.reason = "polling", reason
+        self._stop_observer()
+
+    def on_overflow(self):
+        self.overflows += 1
+        self.queue.overflow()
+
+    # -- the loop --------------------------------------------------------------------------
 
     def poll_once(self):
-        """One rescan; returns (changed run ids, vanished run ids)."""
-        return self.store.scan()
+        """One full pass (walk + refresh), published; deterministic for tests."""
+        changes = self.store.scan()
+        self._publish(changes)
+        return changes
+
+    def _publish(self, changes):
+        if changes:
+            try:
+                self.publish(changes)
+            except Exception:  # a rendering bug must not stop the watcher
+                log.exception("tailboard: publishing changes failed")
 
     def _loop(self):
+        self.poll_once()  # the first scan, with progress
+        self.store.status_changes()
+        last_walk = last_status = time.monotonic()
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                if self.kind == "inotify":
+                    paths, full = self.queue.drain(timeout=1.0, settle=self.settle)
+                    if self.overflows >= OVERFLOWS_BEFORE_POLLING:
+                        self._fall_back(f"the inotify queue overflowed {self.overflows} times")
+                    if full:
+                        last_walk = 0.0  # events were lost: walk now
+                    elif paths:
+                        self._publish(self.store.apply(paths))
+                    walk_every = self.rescan
+                else:
+                    if self._stop.wait(self.poll_interval):
+                        break
+                    self._publish(self.store.poll())
+                    # new run folders only show up in a walk: walk more often when polling
+                    walk_every = min(self.rescan, max(5.0, 10 * self.poll_interval))
+                now = time.monotonic()
+                if now - last_walk >= walk_every:
+                    self.poll_once()
+                    last_walk = now
+                if now - last_status >= 5.0:  # time alone turns running into stale
+                    moved = self.store.status_changes()
+                    if moved:
+                        self._publish(Changes(changed=moved))
+                    last_status = now
             except Exception:  # a bad tree must not kill the loop; the next pass retries
-                log.exception("rescan of %s failed", self.store.root)
-            self._stop.wait(self.interval)
+                log.exception("tailboard: watching %s failed", self.store.root)
+                self._stop.wait(1.0)
 
     def start(self):
-        self._thread = threading.Thread(target=self._loop, name="tailboard-poll", daemon=True)
+        self.kind, self.reason = self.choose()
+        if self.kind == "inotify":
+            try:
+                self._start_inotify()
+            except OSError as e:  # ENOSPC: watch limit; EMFILE: instance limit
+                self._fall_back(f"inotify is unavailable: {e.strerror or e}")
+        self._thread = threading.Thread(target=self._loop, name="tailboard-watcher", daemon=True)
         self._thread.start()
         return self
 
+    def _stop_observer(self):
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(2.0)
+            self.observer = None
+        for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
+            logging.getLogger(name).removeHandler(self._log_hook)
+
     def stop(self, timeout=2.0):
         self._stop.set()
+        self.queue.wake()
+        self._stop_observer()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -128,5 +128,5 @@ def metrics_csv(rid):
 @bp.get("/healthz")
 def healthz():
     v = viewer()
-    return jsonify(ok=True, watcher=v.watcher.kind, runs=len(v.store.runs()),
-                   scan=v.store.scan_state)
+    return jsonify(ok=True, watcher=v.watcher.kind, watcher_reason=v.watcher.reason,
+                   runs=len(v.store.runs()), scan=v.store.scan_state, streams=v.bus.count())

@@ -23,6 +23,14 @@ def page(full, fragment, **ctx):
     return resp
 
 
+@bp.app_context_processor
+def watcher_state():
+    def tailboard_watcher():
+        w = viewer().watcher
+        return {"kind": w.kind, "reason": w.reason}
+    return {"tailboard_watcher": tailboard_watcher}
+
+
 @bp.errorhandler(ViewerError)
 def viewer_error(e):
     return render_template("tailboard/error.html", message=e.message, code=e.code), e.code
@@ -84,15 +92,6 @@ def log():
     ctx = log_fragment_context(request.args.get("run", ""), request.args.get("stream", ""), nbytes)
     return page("tailboard/partials/_log.html", "tailboard/partials/_log.html",
                 run_id=request.args.get("run", ""), log=ctx)
-
-
-@bp.get("/-/partials/scan")
-def scan():
-    scan = dict(store().scan_state)
-    resp = page("tailboard/partials/_scan.html", "tailboard/partials/_scan.html", scan=scan)
-    if scan["phase"] == "done":
-        resp.status_code = 286  # htmx: stop polling; the table is reloaded by the fragment
-    return resp
 
 
 @bp.app_template_filter("tb_num")

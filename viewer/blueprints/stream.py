@@ -1,0 +1,121 @@
+"""Server-Sent Events at ``/events``: one stream per page, fed by the bus.
+
+The Publisher turns the store's changes into events once (rendering each fragment once, not
+once per client): ``row`` (the run's overview row, an htmx out-of-band swap), ``counts`` (the status
+counts, likewise), ``runset`` (runs appeared or vanished: the table re-fetches itself), ``scan`` (first
+scan progress), ``run`` (a run page's header), ``metrics`` (JSON: points appended since the
+last event). Overview pages get overview events; ``/events?run=<id>`` gets that run's.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from flask import Blueprint, Response, render_template, request
+
+from ..bus import CLOSED, RESYNC
+from ..context import STATUSES, viewer
+
+bp = Blueprint("stream", __name__)
+
+
+def sse(event_id, name, data):
+    lines = str(data).split("\n")
+    head = f"id: {event_id}\n" if event_id else ""
+    return head + f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+@bp.get("/events")
+def events():
+    v = viewer()
+    audience = request.args.get("run", "")
+    last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    sub = v.bus.subscribe(lambda e: e.audience == audience, last)
+    heartbeat = v.config["VIEWER_HEARTBEAT"]
+
+    def stream():
+        try:
+            yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
+            while True:
+                ev = sub.get(timeout=heartbeat)
+                if ev is CLOSED:
+                    return
+                if ev is None:
+                    yield ": ping\n\n"
+                elif ev is RESYNC:
+                    yield sse(None, "resync", "{}")
+                else:
+                    yield sse(ev.id, ev.name, ev.data)
+        finally:
+            v.bus.unsubscribe(sub)
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _finite(values):
+    return [v if math.isfinite(v) else None for v in values]
+
+
+class Publisher:
+    """Renders the store's changes into bus events (called from the watcher's loop)."""
+
+    def __init__(self, app, v):
+        self.app = app
+        self.viewer = v
+        self.columns = None
+        self.last_scan = 0.0
+
+    def _render(self, template, **ctx):
+        return render_template(template, **ctx)
+
+    def progress(self, state):
+        """First-scan progress, at most every 0.2 s, and always its last state."""
+        now = time.monotonic()
+        if state["phase"] != "done" and now - self.last_scan < 0.2:
+            return
+        self.last_scan = now
+        if self.viewer.bus.count():
+            with self.app.test_request_context(self.viewer.url_prefix or "/"):
+                self.viewer.bus.publish("scan", self._render("tailboard/partials/_scan.html", scan=state))
+
+    def __call__(self, changes):
+        v = self.viewer
+        bus, store = v.bus, v.store
+        for path in changes.files:
+            bus.publish("file", path, audience="_")
+        touched = [rid for rid in dict.fromkeys(changes.changed + changes.added) if store.has(rid)]
+        if not bus.count():
+            for rid in touched:  # nobody listens: still move the cursors so later deltas are right
+                store.get(rid, refresh=False).take_delta()
+            return
+        with self.app.test_request_context(v.url_prefix or "/"):
+            runs = store.runs()
+            columns = store.key_metrics(runs)
+            if changes.added or changes.removed or columns != self.columns:
+                self.columns = columns
+                bus.publish("runset", json.dumps({"added": changes.added, "removed": changes.removed}))
+            counts = {st: 0 for st in STATUSES}
+            for r in runs:
+                counts[r.status()] = counts.get(r.status(), 0) + 1
+            counts_html = self._render("tailboard/partials/_counts.html", counts=counts,
+                                       total=len(runs), status="", q="", oob=True)
+            bus.publish("counts", counts_html)
+            for rid in touched:
+                run = store.get(rid, refresh=False)
+                data = run.to_json()
+                row = self._render("tailboard/partials/_run_row.html", run=data, columns=columns, oob=True)
+                bus.publish("row", f"<template>{row}</template>")
+                bus.publish("run", self._render("tailboard/partials/_run_head.html", run=data, oob=True),
+                            audience=rid)
+                delta = run.take_delta()
+                if delta["series"] or delta["reset"]:
+                    for s in delta["series"].values():
+                        for key in ("step", "epoch", "time", "y"):
+                            s[key] = _finite(s[key])
+                    bus.publish("metrics", json.dumps({"run": rid, **delta}), audience=rid)
+            for rid in changes.removed:
+                bus.publish("run", self._render("tailboard/partials/_run_head.html",
+                                                run={"id": rid, "gone": True}, oob=True), audience=rid)
+
