@@ -324,11 +324,13 @@ def test_spt_output_dir_logs_never_lead_out_of_the_root(tmp_path):
     write(outside / "x.out", "secret\n")
     write(outside / ".submitit" / "sweep_0_0_log.out", "secret\n")
     write(root / "exp" / "out" / "own.log", "mine\n")
-    write(root / "exp" / "sweep_1" / ".submitit" / "sweep_1_0_log.err", "rank 0\n")
+    write(root / "exp" / "out" / ".submitit" / "sweep_1_0_log.err", "rank 0\n")
+    write(root / "exp" / "sweep_2" / ".submitit" / "sweep_2_0_log.err", "another task's log\n")
     os.symlink(outside / "x.out", root / "exp" / "out" / "leak.out")
-    os.symlink(outside, root / "exp" / "sweep_0")
+    os.symlink(outside / ".submitit" / "sweep_0_0_log.out", root / "exp" / "out" / ".submitit" / "sweep_0_0_log.out")
     spt_run(root, "exp/run", sidecar={"hparams": {"output_dir": "../out"}})
     names = {st["name"] for st in scanned(root).streams("exp/run")}
+    # the run's own task folder only: a sibling task's per-rank logs are not this run's
     assert names == {"own.log", "sweep_1 rank 0 (err)"}
 
 

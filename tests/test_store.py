@@ -198,7 +198,7 @@ def test_store_never_writes_into_the_runs_folder(samples):
     store = scanned(samples)
     for run in store.runs():
         store.metrics(run.id)
-        list(store.metrics_rows(run.id))
+        store.metrics_columns(run.id)
         store.media(run.id)
         store.reports(run.id)
         for st in store.streams(run.id):

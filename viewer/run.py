@@ -69,7 +69,8 @@ class Run:
         """
         with self.lock:
             quick = self._stamp()
-            if self.loaded and not force and quick == self.stamp and not self._just_discovered:
+            if self.loaded and not force and quick == self.stamp:
+                self._just_discovered = False
                 self.changed_paths = ()
                 return False
             if self._just_discovered:
@@ -114,7 +115,8 @@ class Run:
 
     def _files(self):
         names = [self.path] + [s.path for s in self.sources] + list(self.logs)
-        names += [os.path.join(self.path, n) for n in ("sidecar.json", "heartbeat", "media.jsonl")]
+        names += [os.path.join(self.path, n)
+                  for n in ("sidecar.json", "heartbeat", "media.jsonl", "hparams.yaml")]
         return names
 
     def _stamp(self):

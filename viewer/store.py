@@ -18,6 +18,7 @@ from .run import Run, found_signature
 from .tailing import read_tail
 
 AXES = ("step", "epoch", "time")
+MAX_POINTS = 100_000  # one answer must not hold the server for seconds
 
 
 @dataclass
@@ -239,8 +240,8 @@ class RunStore:
         """Downsampled series of one run (see the HTTP contract for the shape)."""
         if x not in AXES:
             raise BadRequest(f"x must be one of {', '.join(AXES)}, not {x!r}")
-        if not 1 <= points <= 1_000_000:
-            raise BadRequest("points must be between 1 and 1000000")
+        if not 1 <= points <= MAX_POINTS:
+            raise BadRequest(f"points must be between 1 and {MAX_POINTS} (metrics.csv has every point)")
         run = self.get(run_id)
         out = {}
         with run.lock:
@@ -256,17 +257,15 @@ class RunStore:
                              "count": len(idx)}
         return {"run": run.id, "x": x, "series": out}
 
-    def metrics_rows(self, run_id):
-        """Every point at full resolution: an iterator of (metric, step, epoch, time, value).
+    def metrics_columns(self, run_id):
+        """Every point at full resolution: [(metric, step, epoch, time, value arrays)].
 
         The arrays are copied under the run's lock (a memcpy), so a slow download never
         holds up the next refresh.
         """
         run = self.get(run_id)
         with run.lock:
-            snap = [(name, s.step[:], s.epoch[:], s.time[:], s.y[:])
-                    for name, s in run.series().items()]
-        return ((name, *cols) for name, *arrays in snap for cols in zip(*arrays))
+            return [(name, s.step[:], s.epoch[:], s.time[:], s.y[:]) for name, s in run.series().items()]
 
     # -- logs and media --------------------------------------------------------------------
 

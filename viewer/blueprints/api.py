@@ -1,14 +1,13 @@
 """The JSON API (see the HTTP contract in the README). Routes parse the request and ask the store."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..context import media_context, run_context, runs_context, store, viewer
 from ..errors import BadRequest, NotFound, ViewerError
+from ..store import MAX_POINTS
 
 bp = Blueprint("api", __name__)
 
@@ -79,7 +78,7 @@ def run_path(path):
     if action == "metrics":
         names = [n for n in request.args.get("names", "").split(",") if n] or None
         return jsonify(store().metrics(
-            rid, names=names, points=_int_arg("points", viewer().config["VIEWER_POINTS"], 1, 1_000_000),
+            rid, names=names, points=_int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
             x=request.args.get("x", "step"), start=_float_arg("start"), end=_float_arg("end")))
     if action == "metrics.csv":
         return metrics_csv(rid)
@@ -96,29 +95,34 @@ def run_path(path):
     return resp
 
 
+def _axis_cells(col):
+    """Axis values as CSV cells: whole numbers without ``.0``, absent (NaN) as empty."""
+    return ["" if v != v else str(int(v)) if v.is_integer() and -2**53 < v < 2**53 else repr(v)
+            for v in col]
+
+
+def _value_cells(col):
+    """Metric values as CSV cells: ``nan``/``inf`` written as logged."""
+    return [str(int(v)) if v.is_integer() and -2**53 < v < 2**53 else repr(v) for v in col]
+
+
 def metrics_csv(rid):
     """Every point at full resolution, long format: metric,step,epoch,time,value."""
-    rows = store().metrics_rows(rid)
-
-    def fmt(v):
-        if v != v:
-            return ""
-        return str(int(v)) if math.isfinite(v) and v == int(v) and abs(v) < 2**53 else repr(v)
+    columns = store().metrics_columns(rid)
 
     def generate():
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["metric", "step", "epoch", "time", "value"])
-        n = 0
-        for name, step, epoch, t, y in rows:
-            w.writerow([name, fmt(step), fmt(epoch), fmt(t),
-                        repr(y) if not math.isfinite(y) else fmt(y)])
-            n += 1
-            if n % 4096 == 0:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
+        yield "metric,step,epoch,time,value\n"
+        for name, step, epoch, t, y in columns:
+            quoted = name if not any(c in name for c in ',"\n\r') else '"' + name.replace('"', '""') + '"'
+            cells = zip(_axis_cells(step), _axis_cells(epoch), _axis_cells(t), _value_cells(y))
+            batch = []
+            for row in cells:
+                batch.append(quoted + "," + ",".join(row))
+                if len(batch) == 8192:
+                    yield "\n".join(batch) + "\n"
+                    batch = []
+            if batch:
+                yield "\n".join(batch) + "\n"
 
     filename = rid.replace("/", "_") + "-metrics.csv"
     return Response(generate(), mimetype="text/csv",

@@ -37,7 +37,8 @@ def read_hparams_yaml(path):
 
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            data = yaml.safe_load(f)
+            # libyaml's C loader when present: ~8x faster, and a scan may read 1,000 of these
+            data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         return {}
     except OSError as e:

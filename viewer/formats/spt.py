@@ -83,7 +83,8 @@ def output_dir_logs(run_dir, root):
         found += [os.path.join(out, f) for f in sorted(os.listdir(out)) if is_log_name(f)]
     except OSError:
         pass
-    pattern = os.path.join(glob.escape(os.path.dirname(out)), "*", ".submitit", "*_log.[oe][ur][tr]")
+    # submitit's per-rank logs of this run's own task (<sweep>_<task>/.submitit), not its siblings'
+    pattern = os.path.join(glob.escape(out), ".submitit", "*_log.[oe][ur][tr]")
     found += sorted(glob.glob(pattern))
     # a symlinked log or submitit folder may still lead outside the root
     return [p for p in found if os.path.realpath(p).startswith(os.path.realpath(root) + os.sep)]

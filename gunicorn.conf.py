@@ -1,0 +1,45 @@
+"""gunicorn settings for Tailboard. gunicorn reads ./gunicorn.conf.py by itself, so from the
+repository folder this is all it takes:
+
+    VIEWER_ROOT=/data/runs gunicorn 'app:create_app()'
+
+- One gevent worker holds thousands of event streams (each is a greenlet and a small queue).
+  The gevent worker monkey-patches the standard library *before* it imports the app, so
+  ``threading``, ``queue``, ``select`` and sockets are cooperative everywhere in Tailboard,
+  watchdog's observer included. Keep ``preload_app`` off: importing the app in the master,
+  before patching, would create real threads and locks that the workers then inherit.
+- Parsing yields between 512 KiB chunks, so a big file never holds the hub for long.
+- SIGTERM (and Ctrl-C) closes every SSE stream and log socket at once and stops the watcher;
+  ``graceful_timeout`` then only has to cover ordinary requests.
+- Several workers: each runs its own watcher and store and delivers every update to its own
+  clients (see README, "Serving"). One worker is the recommended setting.
+"""
+import os
+
+bind = os.environ.get("TAILBOARD_BIND", "127.0.0.1:8000")
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+worker_connections = 10000   # open streams per worker (browsers hold one SSE stream per page)
+timeout = 30                 # the gevent worker heartbeats every second even with open streams
+graceful_timeout = 3         # streams are closed at SIGTERM; this covers in-flight requests
+keepalive = 5
+preload_app = False
+
+
+def post_worker_init(worker):
+    """Close streams and stop the watcher as soon as the worker is told to stop."""
+    import signal
+
+    import gevent
+
+    from viewer import shutdown_all
+
+    def stop_then(handler):
+        def on_signal(sig, frame):
+            gevent.spawn(shutdown_all)  # not in the signal handler itself: it may block on locks
+            handler(sig, frame)
+        return on_signal
+
+    for sig, handler in ((signal.SIGTERM, worker.handle_exit), (signal.SIGINT, worker.handle_quit),
+                         (signal.SIGQUIT, worker.handle_quit)):
+        signal.signal(sig, stop_then(handler))
