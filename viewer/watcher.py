@@ -8,12 +8,16 @@ per-user watch or instance limit is reached, or the kernel queue keeps overflowi
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 
 from .store import Changes
+from .watchproc import ChangeQueue
 
 log = logging.getLogger(__name__)
 
@@ -43,55 +47,6 @@ def filesystem_type(path, mounts="/proc/mounts"):
     return kind
 
 
-class ChangeQueue:
-    """Paths reported changed, coalesced: a burst of writes to one file is one entry."""
-
-    def __init__(self):
-        self._paths = {}
-        self._full = False
-        self._cond = threading.Condition()
-
-    def put(self, path):
-        with self._cond:
-            self._paths[path] = None
-            self._cond.notify()
-
-    def overflow(self):
-        """Events were lost: the next drain asks for a full rescan."""
-        with self._cond:
-            self._full = True
-            self._cond.notify()
-
-    def wake(self):
-        with self._cond:
-            self._cond.notify_all()
-
-    def drain(self, timeout, settle=0.005):
-        """Wait up to ``timeout`` for a change, let the burst settle, return (paths, full)."""
-        with self._cond:
-            if not (self._paths or self._full):
-                self._cond.wait(timeout)
-            if not (self._paths or self._full):
-                return [], False
-        time.sleep(settle)  # writes arriving within this window join the same update
-        with self._cond:
-            paths, full = list(self._paths), self._full
-            self._paths, self._full = {}, False
-        return paths, full
-
-
-class _OverflowLog(logging.Handler):
-    """watchdog only logs a kernel queue overflow; turn that record into a full rescan."""
-
-    def __init__(self, watcher):
-        super().__init__(logging.WARNING)
-        self.watcher = watcher
-
-    def emit(self, record):
-        if "overflow" in record.getMessage().lower():
-            self.watcher.on_overflow()
-
-
 class Watcher:
     """Runs the event source and one dispatch loop that turns changes into published updates."""
 
@@ -106,10 +61,10 @@ class Watcher:
         self.reason = ""
         self.queue = ChangeQueue()
         self.overflows = 0
-        self.observer = None
+        self.proc = None
+        self.lost = ""            # set when the watch process reports it cannot go on
         self._stop = threading.Event()
         self._thread = None
-        self._log_hook = _OverflowLog(self)
 
     # -- choosing the source ---------------------------------------------------------------
 
@@ -123,27 +78,35 @@ class Watcher:
         return "inotify", ""
 
     def _start_inotify(self):
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers.inotify import InotifyObserver
+        """Start the watch process and the reader that feeds its batches into the queue."""
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+        proc = subprocess.Popen([sys.executable, "-m", "viewer.watchproc", self.store.root, str(self.settle)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        first = proc.stdout.readline().decode(errors="replace").strip()
+        if first != "!ready":
+            proc.kill()
+            proc.wait()
+            raise OSError(first[len("!error "):] if first.startswith("!error ") else
+                          "the inotify watch process did not start")
+        self.proc = proc
+        threading.Thread(target=self._read_proc, args=(proc,), name="tailboard-inotify-reader",
+                         daemon=True).start()
 
-        queue = self.queue
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event):
-                if event.event_type in ("opened", "closed_no_write"):
-                    return
-                queue.put(os.fsdecode(event.src_path))
-                dest = getattr(event, "dest_path", "")
-                if dest:
-                    queue.put(os.fsdecode(dest))
-
-        observer = InotifyObserver()
-        observer.schedule(Handler(), self.store.root, recursive=True)
-        observer.daemon = True
-        observer.start()
-        self.observer = observer
-        logging.getLogger("watchdog.observers.inotify_c").addHandler(self._log_hook)
-        logging.getLogger("watchdog.observers.inotify").addHandler(self._log_hook)
+    def _read_proc(self, proc):
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").strip()
+            if line == "!overflow":
+                self.on_overflow()
+            elif line.startswith("!error"):
+                self.lost = line[len("!error "):]
+                self.queue.wake()
+            elif line.startswith("["):
+                self.queue.put_many(json.loads(line))
+        if not self._stop.is_set() and not self.lost:
+            self.lost = "the inotify watch process exited"
+            self.queue.wake()
 
     def _fall_back(self, reason):
         log.warning("tailboard: polling every %gs: %s", self.poll_interval, reason)
@@ -179,6 +142,10 @@ class Watcher:
                     paths, full = self.queue.drain(timeout=1.0, settle=self.settle)
                     if self.overflows >= OVERFLOWS_BEFORE_POLLING:
                         self._fall_back(f"the inotify queue overflowed {self.overflows} times")
+                        full = True
+                    elif self.lost:
+                        self._fall_back(self.lost)
+                        full = True
                     if full:
                         last_walk = 0.0  # events were lost: walk now
                     elif paths:
@@ -215,12 +182,14 @@ class Watcher:
         return self
 
     def _stop_observer(self):
-        if self.observer is not None:
-            self.observer.stop()
-            self.observer.join(2.0)
-            self.observer = None
-        for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
-            logging.getLogger(name).removeHandler(self._log_hook)
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                proc.stdin.close()  # the watch process exits at EOF on its stdin
+                proc.wait(1.0)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
 
     def stop(self, timeout=2.0):
         self._stop.set()

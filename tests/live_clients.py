@@ -1,0 +1,140 @@
+"""Real clients for the live tests: a server in a subprocess, an SSE reader, a websocket."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlparse
+
+import requests
+
+from conftest import REPO, free_port
+
+
+def start_server(kind, root, **env):
+    """``flask run`` or ``gunicorn -k gevent`` serving ``root``; returns (process, base url)."""
+    port = free_port()
+    environ = {**os.environ, "VIEWER_ROOT": str(root), "VIEWER_HEARTBEAT": "0.5", **env}
+    if kind == "flask":
+        cmd = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
+    else:
+        gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        cmd = [gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "app:create_app()"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=1).json()["scan"]["phase"] == "done":
+                return proc, url
+        except (requests.ConnectionError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{kind} did not start: " + proc.stdout.read().decode(errors="replace"))
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+
+
+class SSE:
+    """Reads ``text/event-stream`` in a thread; events land in a queue as dicts."""
+
+    def __init__(self, base, path, headers=None):
+        u = urlparse(base)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        self.conn.request("GET", path, headers=headers or {})
+        self.resp = self.conn.getresponse()
+        self.events = queue.Queue()
+        self.comments = []
+        self.connected = threading.Event()
+        self.ended = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self.connected.wait(10), "no SSE preamble"
+
+    def _read(self):
+        ev = {}
+        try:
+            while True:
+                raw = self.resp.readline()
+                if not raw:
+                    break
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if not line:
+                    if ev:
+                        self.events.put(ev)
+                    ev = {}
+                elif line.startswith(":"):
+                    self.comments.append(line)
+                    self.connected.set()
+                else:
+                    key, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if key == "data" and "data" in ev:
+                        ev["data"] += "\n" + value
+                    else:
+                        ev[key] = value
+                    self.connected.set()
+        except Exception:  # noqa: BLE001 - the test closed the socket under the reader, or the server did
+            pass
+        self.ended.set()
+
+    def next(self, name, timeout=10.0, where=lambda e: True):
+        """The next event called ``name`` that satisfies ``where`` (others are skipped)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                ev = self.events.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                break
+            if ev.get("event") == name and where(ev):
+                return ev
+        raise AssertionError(f"no {name!r} event within {timeout}s")
+
+    def close(self):
+        try:
+            self.resp.fp.raw._sock.shutdown(2)  # wake the reader thread
+        except (AttributeError, OSError):
+            pass
+        self.conn.close()
+
+
+def ws_connect(base, path):
+    import simple_websocket
+
+    return simple_websocket.Client.connect(base.replace("http://", "ws://") + path)
+
+
+def ws_next(ws, timeout=10.0, skip=("ping",)):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        raw = ws.receive(timeout=max(0.01, deadline - time.time()))
+        if raw is None:
+            break
+        msg = json.loads(raw)
+        if msg["type"] not in skip:
+            return msg
+    raise AssertionError(f"no websocket message within {timeout}s")
+
+
+def wait_for(check, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

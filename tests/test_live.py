@@ -1,0 +1,183 @@
+"""The live path with real clients against the real servers (flask dev server and gunicorn -k gevent)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from conftest import LIGHTNING_ID, SPT_ID
+from live_clients import SSE, start_server, stop_server, wait_for, ws_connect, ws_next
+
+
+@pytest.fixture(params=["flask", "gunicorn"])
+def server(request, samples):
+    proc, url = start_server(request.param, samples)
+    yield url
+    stop_server(proc)
+
+
+def csv_path(samples):
+    return samples / "lightning" / "lightning_logs" / "version_0" / "metrics.csv"
+
+
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def test_an_appended_row_reaches_the_run_page_stream_as_a_delta(server, samples):
+    sse = SSE(server, f"/events?run={LIGHTNING_ID}")
+    append(csv_path(samples), "5,0.05,83,1.5,,\r\n")
+    ev = sse.next("metrics")
+    data = json.loads(ev["data"])
+    assert data["run"] == LIGHTNING_ID and data["reset"] is False
+    loss = data["series"]["train/loss"]
+    assert (loss["from"], loss["step"], loss["y"]) == (20, [83], [1.5])
+    assert ev["id"]
+    head = sse.next("run")  # and the page header (status, update time) is re-rendered
+    assert 'id="run-head"' in head["data"] and 'hx-swap-oob="true"' in head["data"]
+    sse.close()
+
+
+def test_lightning_rewrite_on_a_new_column_resets_the_charts(server, samples):
+    sse = SSE(server, f"/events?run={LIGHTNING_ID}")
+    path = csv_path(samples)
+    lines = path.read_text().splitlines()
+    header = lines[0] + ",zz/new"
+    rows = [line + "," for line in lines[1:]] + ["5,,83,,,,0.25"]
+    path.write_text("\r\n".join([header] + rows) + "\r\n")  # what Lightning does on a new name
+    data = json.loads(sse.next("metrics")["data"])
+    assert data["reset"] is True
+    series = requests.get(f"{server}/api/runs/{LIGHTNING_ID}/metrics").json()["series"]
+    assert series["zz/new"]["y"] == [0.25]
+    assert series["train/loss"]["count"] == 20  # no duplicated points after the re-read
+    sse.close()
+
+
+def test_overview_stream_pushes_rows_counts_and_new_runs(server, samples):
+    sse = SSE(server, "/events")
+    sidecar = samples / "spt" / "runs" / "20261121" / "142732" / "1c80a3b1799d" / "sidecar.json"
+    data = json.loads(sidecar.read_text())
+    data["status"] = "failed"
+    tmp = sidecar.with_name(".sidecar.json.x.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, sidecar)  # spt rewrites it atomically
+    row = sse.next("row", where=lambda e: f'data-run="{SPT_ID}"' in e["data"])
+    assert "badge-failed" in row["data"] and 'hx-swap-oob="true"' in row["data"]
+    counts = sse.next("counts")
+    assert 'id="count-failed" data-n="1"' in counts["data"]
+    new = samples / "fresh" / "run1"
+    new.mkdir(parents=True)
+    (new / "metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
+    runset = sse.next("runset", where=lambda e: "fresh/run1" in e["data"])
+    assert json.loads(runset["data"])["added"] == ["fresh/run1"]
+    assert requests.get(f"{server}/api/runs/fresh/run1").json()["metrics"] == ["loss"]
+    sse.close()
+
+
+def test_a_reconnecting_client_resumes_from_last_event_id(server, samples):
+    path = csv_path(samples)
+    first = SSE(server, f"/events?run={LIGHTNING_ID}")
+    append(path, "5,0.05,83,1.5,,\r\n")
+    last_id = first.next("metrics")["id"]
+    first.close()
+    append(path, "5,0.05,87,1.25,,\r\n")
+    wait_for(lambda: requests.get(f"{server}/api/runs/{LIGHTNING_ID}/metrics?names=train/loss").json()
+             ["series"]["train/loss"]["count"] == 22, what="the server to read the second row")
+    time.sleep(0.3)  # the publish follows the refresh
+    again = SSE(server, f"/events?run={LIGHTNING_ID}", headers={"Last-Event-ID": last_id})
+    missed = json.loads(again.next("metrics")["data"])
+    assert missed["series"]["train/loss"]["y"] == [1.25] and missed["series"]["train/loss"]["from"] == 21
+    again.close()
+    lost = SSE(server, f"/events?run={LIGHTNING_ID}", headers={"Last-Event-ID": "0000-1"})
+    assert lost.next("resync")["data"] == "{}"  # unknown history: reload instead of guessing
+    lost.close()
+
+
+def test_heartbeat_and_stream_headers(server):
+    sse = SSE(server, "/events")
+    assert sse.resp.getheader("Content-Type").startswith("text/event-stream")
+    assert sse.resp.getheader("X-Accel-Buffering") == "no"
+    assert sse.resp.getheader("Cache-Control") == "no-cache"
+    wait_for(lambda: ": ping" in sse.comments, timeout=5, what="a heartbeat comment")
+    sse.close()
+
+
+def test_subscribers_are_released_when_clients_go_away(server):
+    def streams():
+        return requests.get(server + "/healthz").json()["streams"]
+
+    clients = [SSE(server, "/events") for _ in range(4)]
+    sockets = [ws_connect(server, f"/ws/logs/{SPT_ID}/train.out") for _ in range(2)]
+    for ws in sockets:
+        assert ws_next(ws)["type"] == "tail"
+    assert streams() == 6
+    for c in clients:
+        c.close()
+    for ws in sockets:
+        ws.close()
+    wait_for(lambda: streams() == 0, timeout=15, what="the stream count to return to zero")
+
+
+def test_log_socket_sends_the_tail_then_appends_and_collapses_progress_bars(server, samples):
+    log = samples / "spt" / "runs" / "20261121" / "142732" / "1c80a3b1799d" / "train.out"
+    ws = ws_connect(server, f"/ws/logs/{SPT_ID}/train.out")
+    tail = ws_next(ws)
+    assert tail["type"] == "tail" and len(tail["lines"]) == 3 and "Epoch   2" in tail["lines"][-1]
+    append(log, "\rtraining  10%\rtraining  50%")
+    msg = ws_next(ws)
+    while msg["partial"] != "training  50%":
+        msg = ws_next(ws)  # a write may arrive in two events; the last state is what matters
+    append(log, "\rtraining 100%\nEpoch   3 | done\n")
+    msg = ws_next(ws)
+    got = list(msg["lines"])
+    while "Epoch   3 | done" not in got:
+        got += ws_next(ws)["lines"]
+    assert got[-2:] == ["training 100%", "Epoch   3 | done"]
+    ws.close()
+
+
+def test_log_socket_survives_truncation_and_rotation(server, samples):
+    log = samples / "spt" / "runs" / "20261121" / "142732" / "1c80a3b1799d" / "train.err"
+    ws = ws_connect(server, f"/ws/logs/{SPT_ID}/train.err")
+    assert ws_next(ws)["type"] == "tail"
+    log.write_text("restarted\n")  # truncated in place
+    msg = ws_next(ws)
+    assert (msg["type"], msg["reason"], msg["lines"]) == ("reset", "truncated", ["restarted"])
+    os.rename(log, str(log) + ".1")  # logrotate: move away, start a new file
+    log.write_text("fresh file\n")
+    msg = ws_next(ws)
+    assert (msg["type"], msg["reason"], msg["lines"]) == ("reset", "rotated", ["fresh file"])
+    append(log, "and more\n")
+    assert ws_next(ws)["lines"] == ["and more"]
+    ws.close()
+
+
+def test_unknown_log_stream_gets_an_error_message(server):
+    ws = ws_connect(server, f"/ws/logs/{SPT_ID}/nope.out")
+    assert "unknown log stream" in ws_next(ws)["error"]
+
+
+@pytest.mark.parametrize("kind", ["flask", "gunicorn"])
+def test_sigterm_closes_every_stream_within_two_seconds(samples, kind):
+    proc, url = start_server(kind, samples)
+    try:
+        clients = [SSE(url, "/events") for _ in range(3)]
+        ws = ws_connect(url, f"/ws/logs/{SPT_ID}/train.out")
+        assert ws_next(ws)["type"] == "tail"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM if kind == "gunicorn" else signal.SIGINT)
+        for c in clients:
+            assert c.ended.wait(2.0), "an event stream stayed open after the signal"
+        assert time.monotonic() - t0 < 2.0
+        proc.wait(10)
+        assert proc.returncode is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
