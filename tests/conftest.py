@@ -60,7 +60,7 @@ def free_port():
 def live_server(samples):
     """The real app under ``flask run`` in a subprocess; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "VIEWER_ROOT": str(samples), "VIEWER_POLL": "0.5"}
+    env = {**os.environ, "VIEWER_ROOT": str(samples), "VIEWER_HEARTBEAT": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -86,3 +86,42 @@ def test_switching_tabs_and_axis_keeps_charts_working(page, live_server):
     # swapping the charts out destroyed the old uPlot instances instead of leaking them
     assert page.evaluate("window.tailboard.charts.size") == 1
     assert page.errors == []
+
+
+def test_chart_and_log_view_update_live_after_a_write(page, live_server, samples):
+    page.goto(f"{live_server}/runs/{SPT_ID}")
+    page.wait_for_selector("[data-drawn='4']")
+    count = ("(() => { const items = [...window.tailboard.charts.values()][0];"
+             " return items.find(i => i.name === 'train/loss').plot.data[0].length })()")
+    assert page.evaluate(count) == 12
+    run = samples / "spt" / "runs" / "20261121" / "142732" / "1c80a3b1799d"
+    with open(run / "metrics.csv", "a") as f:
+        f.write("3,0.05,51,0.25,,\r\n")
+    page.wait_for_function(count + " === 13", timeout=10000)
+    assert page.locator(".chart-card[data-metric='train/loss'] .chart-title").inner_text().count("0.25") == 1
+    # the log view follows the file as it grows
+    page.click("nav.tabs >> text=Logs")
+    page.wait_for_selector("pre.log")
+    page.wait_for_function("window.tailboard.followers.size === 2")
+    with open(run / "train.out", "a") as f:
+        f.write("Epoch   3 | step    64 | a live line\n")
+    page.wait_for_function(
+        "[...document.querySelectorAll('pre.log')].some(p => p.innerText.includes('a live line'))", timeout=10000)
+    assert page.errors == []
+
+
+def test_overview_row_updates_live_when_a_run_changes(page, live_server, samples):
+    import json
+
+    page.goto(live_server + "/")
+    page.wait_for_selector(f"tr[data-run='{SPT_ID}'] .badge-completed")
+    sidecar = samples / "spt" / "runs" / "20261121" / "142732" / "1c80a3b1799d" / "sidecar.json"
+    data = json.loads(sidecar.read_text())
+    data["status"] = "failed"
+    sidecar.write_text(json.dumps(data))
+    page.wait_for_selector(f"tr[data-run='{SPT_ID}'] .badge-failed", timeout=10000)
+    page.wait_for_selector("#count-failed[data-n='1']")
+    (samples / "brand-new").mkdir()
+    (samples / "brand-new" / "metrics.jsonl").write_text('{"step": 1, "loss": 1.0}\n')
+    page.wait_for_selector("tr[data-run='brand-new']", timeout=10000)
+    assert page.errors == []
