@@ -13,6 +13,41 @@ from conftest import LIGHTNING_ID, SPT_ID
 from live_clients import SSE, start_server, stop_server, wait_for, ws_connect, ws_next
 
 
+def descendants(pid):
+    """Every live process below ``pid`` (from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    out, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        frontier += kids
+    return out
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def status(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return f.read().lower()
+    except OSError:
+        return ""
+
+
 @pytest.fixture(params=["flask", "gunicorn"])
 def server(request, samples):
     proc, url = start_server(request.param, samples)
@@ -169,6 +204,8 @@ def test_sigterm_closes_every_stream_within_two_seconds(samples, kind):
         clients = [SSE(url, "/events") for _ in range(3)]
         ws = ws_connect(url, f"/ws/logs/{SPT_ID}/train.out")
         assert ws_next(ws)["type"] == "tail"
+        children = descendants(proc.pid)
+        assert any("viewer.watchproc" in cmdline(p) for p in children)  # inotify's watch process
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM if kind == "gunicorn" else signal.SIGINT)
         for c in clients:
@@ -176,8 +213,18 @@ def test_sigterm_closes_every_stream_within_two_seconds(samples, kind):
         assert time.monotonic() - t0 < 2.0
         proc.wait(10)
         assert proc.returncode is not None
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and "zombie" not in status(p)
+                                 for p in children), timeout=5, what="every child process to exit")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def test_run_header_pushes_the_new_last_values(server, samples):
+    sse = SSE(server, f"/events?run={LIGHTNING_ID}")
+    append(csv_path(samples), "5,0.05,83,0.125,,\r\n")
+    head = sse.next("run", where=lambda e: "0.125" in e["data"])
+    assert 'class="last-values"' in head["data"] and "train/loss" in head["data"]
+    sse.close()
