@@ -114,9 +114,9 @@ class RunStore:
         self._by_path.pop(run.path, None)
         changes.removed.append(run.id)
 
-    def _refresh_into(self, run, changes):
+    def _refresh_into(self, run, changes, force=False):
         try:
-            if run.refresh():
+            if run.refresh(force):
                 if run.id not in changes.added:
                     changes.changed.append(run.id)
                 changes.files.update(run.changed_paths)
@@ -170,7 +170,8 @@ class RunStore:
                 to_refresh[rid] = self._runs.get(rid)
         for run in to_refresh.values():
             if run is not None and run.id not in changes.removed:
-                self._refresh_into(run, changes)
+                # force: inotify says it changed; a stamp taken after a racing write would hide it
+                self._refresh_into(run, changes, force=True)
         return changes
 
     def status_changes(self):

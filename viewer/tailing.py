@@ -32,7 +32,8 @@ def collapse_cr(text):
     text = text.replace("\r\n", "\n")
     if "\r" not in text:
         return text
-    return "\n".join(line.rsplit("\r", 1)[-1] if "\r" in line else line
+    # a trailing \r (a CRLF split by the caller, or a bar ending its update) hides nothing
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] if "\r" in line else line
                      for line in text.split("\n"))
 
 
