@@ -48,8 +48,9 @@ def follow_log(ws, rest):
         follower = LogFollower(path, v.config["VIEWER_PAGE_LOG_BYTES"])
         first = follower.tail()
     except (ViewerError, OSError) as e:
-        ws.send(json.dumps({"type": "error", "error": getattr(e, "message", str(e))}))
-        ws.close(reason=1008, message="unknown or unreadable log stream")
+        message = getattr(e, "message", None) or str(e)
+        ws.send(json.dumps({"type": "error", "error": message}))
+        ws.close(reason=1008, message=message[:120])  # the close frame says it too
         return
     heartbeat = v.config["VIEWER_HEARTBEAT"]
     with v.bus.subscribe(lambda e: e.audience == "_" and e.data == path, maxsize=64) as sub:
