@@ -24,6 +24,7 @@ timeout = 30                 # the gevent worker heartbeats every second even wi
 graceful_timeout = 3         # streams are closed at SIGTERM; this covers in-flight requests
 keepalive = 5
 preload_app = False
+control_socket_disable = True  # gunicorn 27's control socket is one path per user, shared by all servers
 
 
 def post_worker_init(worker):

@@ -61,8 +61,11 @@ def live_server(samples):
     """The real app under ``flask run`` in a subprocess; yields its base URL."""
     port = free_port()
     env = {**os.environ, "VIEWER_ROOT": str(samples), "VIEWER_HEARTBEAT": "2"}
+    from live_clients import die_with_parent
+
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}"
     import requests
 

@@ -17,6 +17,14 @@ import requests
 from conftest import REPO, free_port
 
 
+def die_with_parent():
+    """In the child: get SIGTERM when the test process dies, so no server outlives a killed run."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_server(kind, root, **env):
     """``flask run`` or ``gunicorn -k gevent`` serving ``root``; returns (process, base url)."""
     port = free_port()
@@ -26,7 +34,8 @@ def start_server(kind, root, **env):
     else:
         gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
         cmd = [gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "app:create_app()"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:

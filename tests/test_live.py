@@ -212,7 +212,7 @@ def test_sigterm_closes_every_stream_within_two_seconds(samples, kind):
         ws = ws_connect(url, f"/ws/logs/{SPT_ID}/train.out")
         assert ws_next(ws)["type"] == "tail"
         children = descendants(proc.pid)
-        assert any("viewer.watchproc" in cmdline(p) for p in children)  # inotify's watch process
+        assert any("watchproc.py" in cmdline(p) for p in children)  # inotify's watch process
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM if kind == "gunicorn" else signal.SIGINT)
         for c in clients:

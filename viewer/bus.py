@@ -16,12 +16,19 @@ import threading
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass
 class Event:
     id: str
     name: str          # SSE event name: row, runset, counts, scan, run, metrics, file...
     data: object       # already rendered text (SSE) or a plain object (internal events)
     audience: str = "" # "" = overview pages; a run id = that run's pages; "_" = internal
+    _text: str = None
+
+    def text(self, encode):
+        """The event encoded for the wire, once for all subscribers (1,000 pages, one format)."""
+        if self._text is None:
+            self._text = encode(self.id, self.name, self.data)
+        return self._text
 
 
 RESYNC = "resync"

@@ -79,11 +79,10 @@ class Watcher:
 
     def _start_inotify(self):
         """Start the watch process and the reader that feeds its batches into the queue."""
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
-        proc = subprocess.Popen([sys.executable, "-m", "viewer.watchproc", self.store.root, str(self.settle)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # run by file path, not -m: the process needs watchdog only, not Flask and the store
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watchproc.py")
+        proc = subprocess.Popen([sys.executable, script, self.store.root, str(self.settle)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         first = proc.stdout.readline().decode(errors="replace").strip()
         if first != "!ready":
             proc.kill()
@@ -139,7 +138,8 @@ class Watcher:
         while not self._stop.is_set():
             try:
                 if self.kind == "inotify":
-                    paths, full = self.queue.drain(timeout=1.0, settle=self.settle)
+                    # settle=0: the watch process already let the burst settle
+                    paths, full = self.queue.drain(timeout=1.0, settle=0)
                     if self.overflows >= OVERFLOWS_BEFORE_POLLING:
                         self._fall_back(f"the inotify queue overflowed {self.overflows} times")
                         full = True

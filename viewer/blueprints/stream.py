@@ -46,7 +46,7 @@ def events():
                 elif ev is RESYNC:
                     yield sse(None, "resync", "{}")
                 else:
-                    yield sse(ev.id, ev.name, ev.data)
+                    yield ev.text(sse)
         finally:
             v.bus.unsubscribe(sub)
 
@@ -65,6 +65,7 @@ class Publisher:
         self.app = app
         self.viewer = v
         self.columns = None
+        self.counts_html = None
         self.last_scan = 0.0
 
     def _render(self, template, **ctx):
@@ -101,12 +102,11 @@ class Publisher:
                 counts[r.status()] = counts.get(r.status(), 0) + 1
             counts_html = self._render("tailboard/partials/_counts.html", counts=counts,
                                        total=len(runs), status="", q="", oob=True)
-            bus.publish("counts", counts_html)
+            rows = []
             for rid in touched:
                 run = store.get(rid, refresh=False)
                 data = run.to_json()
-                row = self._render("tailboard/partials/_run_row.html", run=data, columns=columns, oob=True)
-                bus.publish("row", f"<template>{row}</template>")
+                # the run's own page first: it must not wait behind the overview fan-out
                 bus.publish("run", self._render("tailboard/partials/_run_head.html", run=data, oob=True),
                             audience=rid)
                 delta = run.take_delta()
@@ -115,6 +115,12 @@ class Publisher:
                         for key in ("step", "epoch", "time", "y"):
                             s[key] = _finite(s[key])
                     bus.publish("metrics", json.dumps({"run": rid, **delta}), audience=rid)
+                rows.append(self._render("tailboard/partials/_run_row.html", run=data, columns=columns, oob=True))
+            for row in rows:
+                bus.publish("row", f"<template>{row}</template>")
+            if counts_html != self.counts_html:  # most changes move no run between statuses
+                self.counts_html = counts_html
+                bus.publish("counts", counts_html)
             for rid in changes.removed:
                 bus.publish("run", self._render("tailboard/partials/_run_head.html",
                                                 run={"id": rid, "gone": True}, oob=True), audience=rid)
