@@ -79,6 +79,8 @@ class Run:
                 found = rediscover(self.root, self.path)
                 if found is not None and found_signature(found) != self.signature:
                     self.update(found)  # a new log or metrics file appeared in the folder
+            # stamp before reading: a write racing this refresh then shows as a change next time
+            stamp = self._stamp()
             errors, changed = [], False
             for src in self.sources:
                 try:
@@ -103,7 +105,6 @@ class Run:
             if self.format == "spt":
                 self.logs += [p for p in spt.output_dir_logs(self.path, self.root) if p not in self.logs]
             error = "; ".join(errors) or None
-            stamp = self._stamp()
             old = dict(((p, (t, z)) for p, t, z in (self.stamp or ())))
             self.changed_paths = tuple(p for p, t, z in stamp if old.get(p) != (t, z))
             if changed or meta != self.meta or error != self.error or stamp != self.stamp or not self.loaded:

@@ -68,7 +68,9 @@ class OverflowLog(logging.Handler):
         self.on_overflow = on_overflow
 
     def emit(self, record):
-        if "overflow" in record.getMessage().lower():
+        msg = record.getMessage().lower()
+        # watchdog 7 logs each overflow twice: "events were lost", then "reconciling ... watches"
+        if "overflow" in msg and "reconcil" not in msg:
             self.on_overflow()
 
 
