@@ -261,8 +261,8 @@ def bench_big(tmp, args, fig, servers):
     fig["metrics_second_s"], _ = timed(lambda: srv.get(metrics))
     fig["metrics_p2000_s"], r = median_of(args.repeat, lambda: srv.get(metrics + "?points=2000"))
     fig["metrics_p2000_bytes"] = len(r.content)
-    fig["metrics_p200000_s"], r = median_of(max(1, args.repeat // 2), lambda: srv.get(metrics + "?points=200000"))
-    fig["metrics_p200000_bytes"] = len(r.content)
+    fig["metrics_p100000_s"], r = median_of(max(1, args.repeat // 2), lambda: srv.get(metrics + "?points=100000"))
+    fig["metrics_p100000_bytes"] = len(r.content)
 
     def download():
         n = 0
@@ -304,8 +304,8 @@ def bench_breakdown(target, fig):
         return out
 
     fig["inproc_downsample_2000_s"], small = timed(lambda: ds(2000))
-    fig["inproc_downsample_200000_s"], large = timed(lambda: ds(200_000))
-    fig["inproc_json_200000_s"], _ = timed(lambda: json.dumps(large))
+    fig["inproc_downsample_100000_s"], large = timed(lambda: ds(100_000))
+    fig["inproc_json_100000_s"], _ = timed(lambda: json.dumps(large))
 
 
 # -- report --------------------------------------------------------------------------------
@@ -339,13 +339,13 @@ def table(fig):
          f"{mb(fig['metrics_first_bytes'])}; points " + ", ".join(f"{k}={v:,}" for k, v in fig["metrics_points"].items())),
         ("GET metrics, second (nothing appended)", ms(fig["metrics_second_s"]), ""),
         ("GET metrics?points=2000", ms(fig["metrics_p2000_s"]), mb(fig["metrics_p2000_bytes"])),
-        ("GET metrics?points=200000", ms(fig["metrics_p200000_s"]), mb(fig["metrics_p200000_bytes"])),
+        ("GET metrics?points=100000", ms(fig["metrics_p100000_s"]), mb(fig["metrics_p100000_bytes"])),
         ("GET metrics.csv, full download", ms(fig["metrics_csv_first_s"]), mb(fig["metrics_csv_bytes"])),
         ("server RSS before / after loading", f"{mb(fig['rss_before_big_bytes'])} / {mb(fig['rss_after_big_bytes'])}",
          f"after csv {mb(fig['rss_after_csv_bytes'])}, peak {mb(fig['rss_peak_bytes'])}"),
-        ("in process: parse / downsample 2k / 200k / json 200k",
+        ("in process: parse / downsample 2k / 100k / json 100k",
          " / ".join(ms(fig[k]) for k in ("inproc_parse_s", "inproc_downsample_2000_s",
-                                          "inproc_downsample_200000_s", "inproc_json_200000_s"))
+                                          "inproc_downsample_100000_s", "inproc_json_100000_s"))
          if "inproc_parse_s" in fig else "-", fig.get("inproc_error", "")),
         ("(c) log tail, bytes=65536", None, None),
         ("5 GB sparse log", ms(fig["log_tail_huge_s"]), f"{fig['log_tail_huge_bytes']:,} B of {fig['log_huge_size']:,}"),

@@ -114,15 +114,11 @@ def metrics_csv(rid):
         yield "metric,step,epoch,time,value\n"
         for name, step, epoch, t, y in columns:
             quoted = name if not any(c in name for c in ',"\n\r') else '"' + name.replace('"', '""') + '"'
-            cells = zip(_axis_cells(step), _axis_cells(epoch), _axis_cells(t), _value_cells(y))
-            batch = []
-            for row in cells:
-                batch.append(quoted + "," + ",".join(row))
-                if len(batch) == 8192:
-                    yield "\n".join(batch) + "\n"
-                    batch = []
-            if batch:
-                yield "\n".join(batch) + "\n"
+            for i in range(0, len(y), 8192):  # a slice at a time: memory stays flat
+                j = i + 8192
+                rows = zip(_axis_cells(step[i:j]), _axis_cells(epoch[i:j]), _axis_cells(t[i:j]),
+                           _value_cells(y[i:j]))
+                yield "".join(f"{quoted},{a},{b},{c},{d}\n" for a, b, c, d in rows)
 
     filename = rid.replace("/", "_") + "-metrics.csv"
     return Response(generate(), mimetype="text/csv",
