@@ -585,7 +585,7 @@ def table(fig, args):
         rows += [
             (f"(3) {args.streams:,} idle /events streams on one gevent worker", None, None),
             (f"open {args.streams:,} (connect + request)", ms(fig["streams_connect_s"]), ""),
-            (f"... and every preamble received", ms(fig["streams_open_s"]),
+            ("... and every preamble received", ms(fig["streams_open_s"]),
              f"{fig['streams_no_preamble']} without preamble"),
             ("worker RSS before / with the streams open",
              f"{mb(fig['streams_rss_before_bytes'])} / {mb(fig['streams_rss_open_bytes'])}",

@@ -395,7 +395,7 @@ class Tree:
                        f"throughput={rng.uniform(100, 900):.1f} samples/s\n")
             if i % 50 == 0:
                 out.append("".join(tqdm_line("eval", k, 10, 5.0) for k in range(11)) + "\n")
-        err = [f"\x1b[33mWARNING\x1b[0m NCCL_DEBUG not set\n"]
+        err = ["\x1b[33mWARNING\x1b[0m NCCL_DEBUG not set\n"]
         if end == "traceback":
             err.append("Traceback (most recent call last):\n  File \"run.py\", line 12, in <module>\n"
                        "KeyError: 'label'\n")

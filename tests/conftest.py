@@ -17,6 +17,19 @@ SPT_ID = "spt/runs/20261121/142732/1c80a3b1799d"
 LIGHTNING_ID = "lightning/lightning_logs/version_0"
 
 
+def scanned(root, **kw):
+    """A RunStore over ``root`` after its first scan."""
+    from viewer.store import RunStore
+
+    store = RunStore(root, **kw)
+    store.scan()
+    return store
+
+
+def series(store, rid, **kw):
+    return store.metrics(rid, **kw)["series"]
+
+
 def samples_dir():
     """The shared real samples when present beside the checkout, else the bundled copies."""
     return SAMPLES if os.path.isdir(SAMPLES) else None

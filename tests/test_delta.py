@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 
-import pytest
 
 from conftest import LIGHTNING_ID
 from viewer.store import RunStore

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from conftest import LIGHTNING_ID, SPT_ID
-from viewer.store import RunStore
+from conftest import LIGHTNING_ID, SPT_ID, scanned, series
 
 SIDECAR = {"schema_version": 1, "run_id": "abc", "status": "running", "created_at": 1000.0,
            "updated_at": 1000.0, "tags": [], "hparams": {}, "summary": {}}
@@ -22,16 +21,6 @@ def write(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
-
-
-def scanned(root, **kw):
-    store = RunStore(root, **kw)
-    store.scan()
-    return store
-
-
-def series(store, rid, **kw):
-    return store.metrics(rid, **kw)["series"]
 
 
 def one_file_run(tmp_path, name, data):

@@ -6,24 +6,13 @@ import shutil
 
 import pytest
 
-from conftest import LIGHTNING_ID, SPT_ID
+from conftest import LIGHTNING_ID, SPT_ID, scanned, series
 from viewer.errors import BadRequest, NotFound
-from viewer.store import RunStore
 
 LIGHTNING_HEADER = "epoch,lr,step,train/loss,val/acc,val/loss"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-def scanned(root, **kw):
-    store = RunStore(root, **kw)
-    store.scan()
-    return store
-
-
-def series(store, rid, **kw):
-    return store.metrics(rid, **kw)["series"]
-
 
 def points(store, rid, name, **kw):
     s = series(store, rid, **kw)[name]
