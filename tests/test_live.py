@@ -235,3 +235,23 @@ def test_run_header_pushes_the_new_last_values(server, samples):
     head = sse.next("run", where=lambda e: "0.125" in e["data"])
     assert 'class="last-values"' in head["data"] and "train/loss" in head["data"]
     sse.close()
+
+
+def test_with_two_workers_every_client_gets_every_update(samples):
+    proc, url = start_server("gunicorn", samples, WEB_CONCURRENCY="2")
+    try:
+        workers = [p for p in descendants(proc.pid) if "gunicorn" in cmdline(p)]
+        assert len(workers) == 2
+        clients, boots = [], set()
+        while len(boots) < 2 and len(clients) < 60:  # each worker's bus names itself in the preamble
+            c = SSE(url, f"/events?run={LIGHTNING_ID}")
+            clients.append(c)
+            boots.add(c.comments[0].split()[-1])
+        assert len(boots) == 2, "every client landed on the same worker"
+        append(csv_path(samples), "5,0.05,83,1.5,,\r\n")
+        for c in clients:  # whichever worker accepted it, each client sees the row
+            data = json.loads(c.next("metrics")["data"])
+            assert data["series"]["train/loss"]["y"] == [1.5]
+            c.close()
+    finally:
+        stop_server(proc)
