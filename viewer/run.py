@@ -73,14 +73,16 @@ class Run:
                 self._just_discovered = False
                 self.changed_paths = ()
                 return False
+            # stamp before reading: a write racing this refresh then shows as a change next time
+            stamp = quick
             if self._just_discovered:
                 self._just_discovered = False  # the scan that made us listed the folder already
-            else:
+            elif _folder_entry(quick, self.path) != _folder_entry(self.stamp, self.path):
+                # only a folder whose mtime moved can hold a new log or metrics file
                 found = rediscover(self.root, self.path)
                 if found is not None and found_signature(found) != self.signature:
-                    self.update(found)  # a new log or metrics file appeared in the folder
-            # stamp before reading: a write racing this refresh then shows as a change next time
-            stamp = self._stamp()
+                    self.update(found)
+                    stamp = self._stamp()  # the new files join the stamp
             errors, changed = [], False
             for src in self.sources:
                 try:
@@ -269,6 +271,11 @@ class Run:
             "metrics": list(self.series()),
             "error": self.error,
         }
+
+
+def _folder_entry(stamp, path):
+    """The (path, mtime, size) entry of the run folder itself in a stamp, or None."""
+    return next((e for e in stamp or () if e[0] == path), None)
 
 
 def found_signature(found):
