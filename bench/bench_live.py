@@ -34,7 +34,7 @@ REPO = os.path.dirname(HERE)  # the checkout under test; --repo points elsewhere
 sys.path.insert(0, HERE)
 
 import make_runs  # noqa: E402
-from bench_read_path import code_version, free_port, loadavg, machine, mb, proc_mem  # noqa: E402
+from bench_read_path import code_version, free_port, loadavg, machine, mb, proc_mem, render_rows  # noqa: E402
 
 RUN_ID = "lightning_logs/version_0"
 HEADER = "epoch,lr,step,train/loss,val/acc,val/loss\r\n"
@@ -612,14 +612,7 @@ def table(fig, args):
              + " ".join(f"{a}:{b}" for a, b in fig["streams_close_trace"][:8])),
             ("worker RSS after closing", mb(fig["streams_rss_after_bytes"]), f"peak (VmHWM) {mb(fig['streams_hwm_bytes'])}"),
         ]
-    w = max(len(r[0]) for r in rows)
-    lines = []
-    for name, value, note in rows:
-        if value is None:
-            lines.append(f"\n{name}")
-        else:
-            lines.append(f"  {name:<{w}}  {value:>34}  {note}")
-    return "\n".join(lines)
+    return render_rows(rows, value_width=34)
 
 
 def set_repo(path):

@@ -351,13 +351,18 @@ def table(fig):
         ("5 GB sparse log", ms(fig["log_tail_huge_s"]), f"{fig['log_tail_huge_bytes']:,} B of {fig['log_huge_size']:,}"),
         ("5 KB log", ms(fig["log_tail_small_s"]), f"{fig['log_tail_small_bytes']:,} B of {fig['log_small_size']:,}"),
     ]
+    return render_rows(rows, value_width=24)
+
+
+def render_rows(rows, value_width):
+    """Rows of (name, value, note) as aligned text; a row whose value is None is a heading."""
     w = max(len(r[0]) for r in rows)
     lines = []
     for name, value, note in rows:
         if value is None:
             lines.append(f"\n{name}")
         else:
-            lines.append(f"  {name:<{w}}  {value:>24}  {note}")
+            lines.append(f"  {name:<{w}}  {value:>{value_width}}  {note}")
     return "\n".join(lines)
 
 
