@@ -94,3 +94,19 @@ def test_progress_bar_while_the_first_scan_runs(client, app):
     html = client.get("/").get_data(as_text=True)
     assert 'sse-swap="scan"' in html and 'max="10" value="3"' in html
     assert "Reading runs 3 / 10" in html
+
+
+def test_a_page_drawn_mid_scan_learns_at_connect_that_the_scan_ended(client, app):
+    # the scan may end between the page's render and its stream's connect: that last
+    # progress event would be missed, and the page would show a progress bar for ever
+    store = app.extensions["tailboard"].store
+    store.scan_state = {"phase": "loading", "total": 10, "done": 3}
+    html = client.get("/").get_data(as_text=True)
+    assert "/events?scan=1" in html
+    store.scan_state = {"phase": "done", "total": 10, "done": 10}
+    resp = client.get("/events?scan=1", buffered=False)
+    chunks = resp.response
+    first = next(chunks) + next(chunks)  # the preamble, then (before any heartbeat) the scan
+    assert b"event: scan" in first
+    assert b'hx-trigger="load"' in first  # the done state makes the table fetch itself
+    resp.close()

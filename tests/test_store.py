@@ -57,6 +57,21 @@ def test_appended_rows_add_exactly_the_new_points(samples):
     assert after["lr"] == before["lr"] + [(83, 0.05)]
 
 
+@pytest.mark.parametrize("how", ["apply", "poll"])
+def test_a_row_first_read_by_a_request_is_still_reported_to_the_live_path(samples, how):
+    # a page asking for metrics may read the new row before the watcher's pass does:
+    # the pass must still report the run (and the file), or the browser never gets the delta
+    store = scanned(samples)
+    path = lightning_csv(samples)
+    append(path, "5,0.05,83,1.5,,\r\n")
+    assert series(store, LIGHTNING_ID)["train/loss"]["count"] == 21  # the request's refresh
+    changes = store.apply([path]) if how == "apply" else store.poll()
+    assert changes.changed == [LIGHTNING_ID] and path in changes.files
+    again = store.apply([path]) if how == "apply" else store.poll()
+    assert again.changed == []  # reported once, not at every pass
+    assert how == "apply" or not again.files  # (apply passes on the paths inotify named)
+
+
 def test_no_change_on_disk_means_the_same_answer(samples):
     store = scanned(samples)
     assert store.metrics(SPT_ID) == store.metrics(SPT_ID)

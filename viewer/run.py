@@ -35,7 +35,8 @@ class Run:
         self.version = 0          # bumped whenever anything visible changed
         self.stamp = None         # file stamps at the last refresh
         self._failure_cache = {}
-        self.changed_paths = ()
+        self.changed_paths = ()   # files whose stamp moved at the last refresh
+        self.unreported = set()   # ... and at every refresh since the store last reported the run
         self.cursors = {}         # series name -> (Series object, points already published)
         self.update(found)
 
@@ -109,12 +110,24 @@ class Run:
             error = "; ".join(errors) or None
             old = dict(((p, (t, z)) for p, t, z in (self.stamp or ())))
             self.changed_paths = tuple(p for p, t, z in stamp if old.get(p) != (t, z))
+            self.unreported.update(self.changed_paths)
             if changed or meta != self.meta or error != self.error or stamp != self.stamp or not self.loaded:
                 self.meta, self.error, self.stamp = meta, error, stamp
                 self.version += 1
                 changed = True
             self.loaded = True
             return changed
+
+    def take_report(self):
+        """(version, paths changed since the last call): what the store has yet to announce.
+
+        Any refresh (a page asking for metrics as well as the watcher) may be the one that reads
+        new data; announcing by version rather than by "my refresh found something" means a
+        change read by a request is still published.
+        """
+        with self.lock:
+            paths, self.unreported = self.unreported, set()
+            return self.version, paths
 
     def _files(self):
         names = [self.path] + [s.path for s in self.sources] + list(self.logs)

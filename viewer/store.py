@@ -43,6 +43,7 @@ class RunStore:
         self._runs: dict[str, Run] = {}
         self._by_path: dict[str, Run] = {}
         self._statuses: dict[str, str] = {}
+        self._reported: dict[str, int] = {}  # run id -> version last put into a Changes
         self._scan_state = {"phase": "pending", "total": 0, "done": 0}
         self.on_progress = None  # called with scan_state as the first scan advances
         self.scans = 0
@@ -110,18 +111,22 @@ class RunStore:
         return changes
 
     def _drop(self, run, changes):
+        self._reported.pop(run.id, None)
         self._runs.pop(run.id, None)
         self._by_path.pop(run.path, None)
         changes.removed.append(run.id)
 
     def _refresh_into(self, run, changes, force=False):
         try:
-            if run.refresh(force):
-                if run.id not in changes.added:
-                    changes.changed.append(run.id)
-                changes.files.update(run.changed_paths)
+            run.refresh(force)
         except OSError:
             pass  # vanished between listing and reading: the next pass drops it
+        version, paths = run.take_report()
+        if self._reported.get(run.id) != version:
+            self._reported[run.id] = version
+            if run.id not in changes.added and run.id not in changes.changed:
+                changes.changed.append(run.id)
+        changes.files.update(paths)
 
     def poll(self, full=False):
         """One polling pass: stat every run's files, refresh what moved; ``full`` also walks."""

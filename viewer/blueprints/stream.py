@@ -34,9 +34,14 @@ def events():
     sub = v.bus.subscribe(lambda e: e.audience == audience, last)
     heartbeat = v.config["VIEWER_HEARTBEAT"]
 
+    scan_state = v.store.scan_state if request.args.get("scan") and not audience else None
+    scan_html = render_template("tailboard/partials/_scan.html", scan=scan_state) if scan_state else None
+
     def stream():
         try:
             yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
+            if scan_html is not None:  # the page was drawn mid-scan: where is the scan now?
+                yield sse(None, "scan", scan_html)
             while True:
                 ev = sub.get(timeout=heartbeat)
                 if ev is CLOSED:
