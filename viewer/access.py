@@ -24,6 +24,8 @@ def check(token, prefix):
     """A ``before_request`` hook: None to let the request through, else the refusal."""
     if not token:
         return None
+    if request.method == "OPTIONS" and request.path.startswith(prefix + "/files/"):
+        return None  # CORS preflights carry no credentials; they reveal nothing either
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -311,6 +312,17 @@ class RunStore:
 
     def file_path(self, relpath):
         """Absolute path of a regular file under the root; NotFound for anything else."""
+        path = self.resolve(relpath)
+        if not os.path.isfile(path):
+            raise NotFound("no such file")
+        return path
+
+    def resolve(self, relpath):
+        """Absolute real path of a regular file or a folder under the root; NotFound otherwise.
+
+        Whatever the path says (``..``, backslashes, NUL, symlinks leading out), the answer is
+        inside the root or NotFound. FIFOs, sockets and devices are refused too.
+        """
         if "\x00" in relpath or "\\" in relpath:
             raise NotFound("no such file")
         parts = [p for p in relpath.split("/") if p not in ("", ".")]
@@ -319,10 +331,13 @@ class RunStore:
         path = os.path.realpath(os.path.join(self.root, *parts))
         if not (path == self.root or path.startswith(self.root + os.sep)):
             raise NotFound("no such file")
-        if not os.path.isfile(path):
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            raise NotFound("no such file") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise NotFound("no such file")
         return path
-
 
 def _int_if_whole(v):
     return int(v) if math.isfinite(v) and v == int(v) and abs(v) < 2**53 else v

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 from flask import Blueprint, Response, render_template, request
 
 from ..bus import CLOSED, RESYNC
 from ..context import STATUSES, viewer
+from ..errors import ViewerError
 
 bp = Blueprint("stream", __name__)
 
@@ -29,6 +31,8 @@ def sse(event_id, name, data):
 @bp.get("/events")
 def events():
     v = viewer()
+    if request.args.get("dir"):
+        return folder_events(v, request.args["dir"])
     audience = request.args.get("run", "")
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     sub = v.bus.subscribe(lambda e: e.audience == audience, last)
@@ -52,6 +56,46 @@ def events():
                     yield sse(None, "resync", "{}")
                 else:
                     yield ev.text(sse)
+        finally:
+            v.bus.unsubscribe(sub)
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+LISTING_SETTLE = 0.25  # a burst of changes in a folder gives one ``listing`` event
+
+
+def folder_events(v, rel):
+    """``/events?dir=<path>``: a ``listing`` event whenever an entry of that folder changes."""
+    rel = "" if rel == "." else rel.strip("/")
+    try:
+        v.store.resolve(rel)
+    except ViewerError as e:
+        return Response(json.dumps({"error": e.message}), e.code, mimetype="application/json")
+    folder = os.path.normpath(os.path.join(v.store.root, rel))  # as the watcher names paths
+    sub = v.bus.subscribe(lambda e: e.audience == "_" and e.name == "file"
+                          and os.path.dirname(e.data) == folder, maxsize=256)
+    heartbeat = v.config["VIEWER_HEARTBEAT"]
+    interest = v.watcher.interest
+
+    def stream():
+        try:
+            with interest.watching([folder]):
+                yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
+                while True:
+                    ev = sub.get(timeout=heartbeat)
+                    if ev is CLOSED:
+                        return
+                    if ev is None:
+                        yield ": ping\n\n"
+                        continue
+                    deadline = time.monotonic() + LISTING_SETTLE
+                    while ev is not CLOSED and time.monotonic() < deadline:
+                        ev = sub.get(timeout=max(0.0, deadline - time.monotonic()))
+                    yield sse(None, "listing", "{}")
+                    if ev is CLOSED:
+                        return
         finally:
             v.bus.unsubscribe(sub)
 
