@@ -25,6 +25,8 @@ import time
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, send_file, url_for
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import wrap_file
 
 from .. import STATIC
 from ..bus import CLOSED
@@ -35,7 +37,17 @@ from .sock import sock
 bp = Blueprint("files", __name__)
 
 SANDBOX = "sandbox allow-scripts allow-popups allow-forms"
-SANDBOXED = ("text/html", "image/svg+xml", "application/xhtml+xml")
+SANDBOXED = ("text/html", "image/svg+xml", "application/xhtml+xml")  # no charset added to these
+# types a browser shows without running anything; every other type is sandboxed (XML runs
+# script through the XHTML namespace, XSLT too). PDF is left out: its viewer refuses a sandbox.
+PASSIVE = frozenset(("image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp",
+                     "image/x-icon", "image/vnd.microsoft.icon", "image/tiff", "video/mp4", "video/webm",
+                     "video/ogg", "video/quicktime", "audio/mpeg", "audio/ogg", "audio/wav", "audio/x-wav",
+                     "audio/webm", "audio/flac", "application/pdf", "text/css; charset=utf-8",
+                     "text/javascript; charset=utf-8", "text/plain; charset=utf-8",
+                     "text/csv; charset=utf-8", "application/json", "application/jsonl",
+                     "application/octet-stream", "text/markdown; charset=utf-8",
+                     "text/yaml; charset=utf-8", "text/tab-separated-values; charset=utf-8"))
 LIVERELOAD_JS = os.path.join(STATIC, "vendor", "livereload-js-4.0.2.min.js")
 INJECT_MAX = 32 << 20      # bigger HTML is streamed as is, without the live-reload client
 LISTING_MAX = 5000         # entries shown on a listing page (sorted first, then cut)
@@ -62,23 +74,63 @@ def viewer_error(e):
 @bp.route("/files/<path:relpath>", methods=["GET", "HEAD"], provide_automatic_options=False)
 def serve(relpath):
     path = store().resolve(relpath)
-    st = os.stat(path)
-    if stat.S_ISDIR(st.st_mode):
+    if os.path.isdir(path):
         if relpath and not request.path.endswith("/"):  # relative links in the listing need it
             return redirect(url_for(".serve", relpath=relpath.rstrip("/") + "/"), 308)
         return listing(path, relpath.strip("/"))
+    f = _open_regular(path)
+    st = os.fstat(f.fileno())
     mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if mimetype == "text/plain" or mimetype.startswith("text/") and mimetype not in SANDBOXED:
-        mimetype += "; charset=utf-8" if "charset" not in mimetype else ""
+    if mimetype.startswith("text/") and mimetype not in SANDBOXED:
+        mimetype += "; charset=utf-8"
+    _single_range_only()
     if mimetype == "text/html" and _wants_livereload() and st.st_size <= INJECT_MAX:
-        resp = _html_with_livereload(path, st, relpath)
+        with f:
+            resp = _html_with_livereload(f, st)
     else:
-        resp = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
+        resp = Response(wrap_file(request.environ, f), mimetype=mimetype, direct_passthrough=True)
+        resp.content_length = st.st_size
+        resp.last_modified = int(st.st_mtime)
+        resp.set_etag(_file_stamp(st))
+        try:
+            resp = resp.make_conditional(request, accept_ranges=True, complete_length=st.st_size)
+        except RequestedRangeNotSatisfiable:
+            f.close()
+            raise
     resp.headers["Cache-Control"] = "no-cache"  # revalidate (a 304) every time: runs rewrite files
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    if mimetype.split(";")[0] in SANDBOXED:
+    if mimetype not in PASSIVE:
+        # an active type (HTML, SVG, any XML, unknown) must not run on the viewer's origin
         resp.headers["Content-Security-Policy"] = SANDBOX
     return _cors(resp)
+
+
+def _open_regular(path):
+    """Open a regular file without following a symlink nor blocking on a FIFO swapped in since
+    ``resolve`` looked (a blocking open would freeze every connection of a gevent worker)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        raise NotFound("no such file") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotFound("no such file")
+    return os.fdopen(fd, "rb")
+
+
+_ONE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d+-\d*|-\d+)\s*")
+
+
+def _single_range_only():
+    """Serve one byte range; anything else (several ranges, another unit) gets the whole file.
+
+    werkzeug answers 416 to several satisfiable ranges and to unknown units; HTTP says a 200
+    is right for both (RFC 9110, 14.2), and browsers only ever ask for one range.
+    """
+    value = request.headers.get("Range")
+    if value is not None and not _ONE_RANGE.fullmatch(value):
+        request.environ.pop("HTTP_RANGE", None)
+        request.__dict__.pop("range", None)
 
 
 def _wants_livereload():
@@ -86,10 +138,9 @@ def _wants_livereload():
             and request.args.get("livereload") != "0")
 
 
-def _html_with_livereload(path, st, relpath):
+def _html_with_livereload(f, st):
     """The page with the LiveReload client before ``</body>``; its own ETag, ranges still work."""
-    with open(path, "rb") as f:
-        body = f.read()
+    body = f.read()
     stamp = _file_stamp(st)
     prefix = viewer().url_prefix
     ws_path = f"{prefix.lstrip('/')}/livereload?v={stamp}" if prefix else f"livereload?v={stamp}"
