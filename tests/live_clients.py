@@ -40,7 +40,8 @@ def start_server(kind, root, **env):
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
-            if requests.get(url + "/healthz", timeout=1).json()["scan"]["phase"] == "done":
+            auth = {"Authorization": "Bearer " + env["VIEWER_TOKEN"]} if env.get("VIEWER_TOKEN") else {}
+            if requests.get(url + "/healthz", headers=auth, timeout=1).json()["scan"]["phase"] == "done":
                 return proc, url
         except (requests.ConnectionError, ValueError, KeyError):
             pass

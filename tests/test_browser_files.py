@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-from test_browser import browser, page  # noqa: F401 - the shared browser fixtures
 from test_livereload import PAGE, make_report
 
 
@@ -66,6 +65,31 @@ fetch('/api/runs', {credentials: 'include'}).then(r => r.text())
     page.wait_for_function("document.getElementById('out').textContent !== 'pending'", timeout=5000)
     assert page.text_content("#out") == "blocked"
     assert page.evaluate("self.origin") == "null"
+
+
+def test_with_a_token_a_report_still_loads_its_files_and_live_reloads(page, samples):
+    # the sandboxed report's own requests carry no cookie: it is moved under a capability path
+    from live_clients import start_server, stop_server
+
+    rep = make_report(samples)
+    proc, url = start_server("flask", samples, VIEWER_TOKEN="s3cret")
+    try:
+        page.goto(url + "/?token=s3cret")
+        page.goto(url + "/files/reports/bench/index.html")
+        assert "/files/~" in page.url
+        page.wait_for_function("() => window.LiveReload && window.LiveReload.connector.protocol === 7")
+        assert color(page) == "rgb(255, 0, 0)"  # its stylesheet loaded
+        (rep / "index.html").write_text(PAGE.format(title="with a token"))
+        page.wait_for_function("document.getElementById('t') && document.getElementById('t').textContent === 'with a token'",
+                               timeout=5000)
+        cap = page.url.split("/files/~")[1].split("/")[0]
+        import requests
+
+        assert requests.get(f"{url}/files/~{cap}/reports/bench/style.css").ok        # files: yes
+        assert requests.get(f"{url}/files/~{'0' * 32}/reports/bench/style.css").status_code == 401
+        assert requests.get(f"{url}/api/runs?cap={cap}").status_code == 401          # the API: no
+    finally:
+        stop_server(proc)
 
 
 def test_a_folder_listing_shows_new_files_by_itself_and_sorts(page, live_server, samples):

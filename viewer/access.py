@@ -20,9 +20,31 @@ def cookie_value(token):
     return hashlib.sha256(("tailboard:" + token).encode()).hexdigest()
 
 
+def files_capability(token):
+    """The secret path segment that lets a sandboxed report load its own files.
+
+    A report is served with an opaque origin (CSP sandbox), so its own requests (CSS, images,
+    the live-reload socket) carry no cookie. Reports are therefore served under
+    ``/files/~<capability>/...``: relative URLs stay under it, and it opens files (only files:
+    not the API, not pages) to whoever holds the link, like the token itself would.
+    """
+    return hmac.new(token.encode(), b"tailboard-files", hashlib.sha256).hexdigest()[:32]
+
+
+def has_capability(token, given):
+    return bool(token) and hmac.compare_digest(given or "", files_capability(token))
+
+
 def check(token, prefix):
     """A ``before_request`` hook: None to let the request through, else the refusal."""
     if not token:
+        return None
+    path = request.path
+    if path.startswith(prefix + "/files/~") and has_capability(token, path[len(prefix) + 8:].split("/", 1)[0]):
+        return None
+    if path == prefix + "/-/livereload.js":
+        return None  # the published livereload-js client, nothing of the runs
+    if path == prefix + "/livereload" and has_capability(token, request.args.get("v", "").rpartition("~")[2]):
         return None
     if request.method == "OPTIONS" and request.path.startswith(prefix + "/files/"):
         return None  # CORS preflights carry no credentials; they reveal nothing either

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from .. import STATIC
+from .. import STATIC, access
 from ..bus import CLOSED
 from ..context import store, viewer
 from ..errors import NotFound, ViewerError
@@ -73,6 +73,12 @@ def viewer_error(e):
 @bp.route("/files/", defaults={"relpath": ""}, methods=["GET", "HEAD"], provide_automatic_options=False)
 @bp.route("/files/<path:relpath>", methods=["GET", "HEAD"], provide_automatic_options=False)
 def serve(relpath):
+    token = viewer().config["VIEWER_TOKEN"]
+    via_capability = relpath.startswith("~")
+    if via_capability:
+        given, _, relpath = relpath.partition("/")
+        if not access.has_capability(token, given[1:]):
+            raise NotFound("no such file")
     path = store().resolve(relpath)
     if os.path.isdir(path):
         if relpath and not request.path.endswith("/"):  # relative links in the listing need it
@@ -83,6 +89,11 @@ def serve(relpath):
     mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
     if mimetype.startswith("text/") and mimetype not in SANDBOXED:
         mimetype += "; charset=utf-8"
+    if token and not via_capability and mimetype in SANDBOXED:
+        f.close()  # a report: move it where its own requests will be let through
+        target = url_for(".serve", relpath=f"~{access.files_capability(token)}/{relpath}")
+        query = request.query_string.decode()
+        return redirect(target + ("?" + query if query else ""), 302)
     _single_range_only()
     if mimetype == "text/html" and _wants_livereload() and st.st_size <= INJECT_MAX:
         with f:
@@ -142,6 +153,9 @@ def _html_with_livereload(f, st):
     """The page with the LiveReload client before ``</body>``; its own ETag, ranges still work."""
     body = f.read()
     stamp = _file_stamp(st)
+    token = viewer().config["VIEWER_TOKEN"]
+    if token:
+        stamp += "~" + access.files_capability(token)  # the socket is let through with it
     prefix = viewer().url_prefix
     ws_path = f"{prefix.lstrip('/')}/livereload?v={stamp}" if prefix else f"livereload?v={stamp}"
     # port= (blank): the socket uses the page's own port, also behind a proxy
@@ -310,7 +324,7 @@ def _local_target(ref, base, files_prefix, root):
     url_path = posixpath.normpath(posixpath.join(base, unquote(parts.path)))
     if not url_path.startswith(files_prefix):
         return None
-    target = os.path.normpath(os.path.join(root, url_path[len(files_prefix):]))
+    target = os.path.normpath(os.path.join(root, _without_capability(url_path[len(files_prefix):])))
     return target if target.startswith(root + os.sep) else None
 
 
@@ -344,6 +358,10 @@ class Page:
         return viewer().url_prefix + "/files/" + rel
 
 
+def _without_capability(rel):
+    return rel.partition("/")[2] if rel.startswith("~") else rel
+
+
 def _page_for(url):
     """The Page of an ``info``/``url`` message's URL, when it is one of our files."""
     if not isinstance(url, str):
@@ -353,14 +371,15 @@ def _page_for(url):
     path = unquote(parts.path)
     if not path.startswith(files_prefix):
         return None
+    rel = _without_capability(path[len(files_prefix):])
     try:
-        real = store().resolve(path[len(files_prefix):])
+        real = store().resolve(rel)
     except ViewerError:
         return None
     if not os.path.isfile(real):
         return None
     # events name paths as the watcher saw them (under the root, symlinks unresolved)
-    named = os.path.normpath(os.path.join(store().root, path[len(files_prefix):]))
+    named = os.path.normpath(os.path.join(store().root, rel))
     return Page(named, path)
 
 
@@ -390,7 +409,7 @@ def livereload(ws):
         ws.close(reason=1002, message="this server speaks " + PROTOCOL_7)
         return
     ws.send(json.dumps({"command": "hello", "protocols": [PROTOCOL_7], "serverName": "tailboard"}))
-    served = request.args.get("v")   # the page's stamp when it was served (our own client)
+    served = request.args.get("v", "").partition("~")[0] or None  # the page's stamp when served
     interest = v.watcher.interest
     page, watching = None, None
     with v.bus.subscribe(lambda e: e.audience == "_" and e.name == "file", maxsize=1024) as sub:
