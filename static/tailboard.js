@@ -161,17 +161,415 @@
     container.dataset.drawn = String(items.length);
   }
 
-  function initMedia(root) {
-    root.querySelectorAll("[data-media-slider]").forEach((slider) => {
-      const box = slider.closest("[data-media-tag]");
-      const figures = box.querySelectorAll(".media-item");
-      const out = slider.parentElement.querySelector("output");
-      slider.addEventListener("input", () => {
-        figures.forEach((f, i) => f.classList.toggle("current", i === Number(slider.value)));
-        out.textContent = figures[slider.value].dataset.step;
-      });
+  // ---- media: per-tag step slider, compare rows, filmstrip, lightbox, live appends ------
+  // A tag ships its items as JSON ([step, path, caption, type] rows per run) and the view
+  // draws one step by swapping src: 5,000 images are 5,000 array rows, not 5,000 <img>.
+  // Slider positions are the distinct steps of every row (items without a step come first);
+  // each row shows its items at the largest step <= the chosen one.
+  const FILM = 7;                    // filmstrip thumbnails each side of the current step
+  const mediaViews = new WeakMap();  // .media-tag element -> its view
+  const mediaKeep = new Map();       // panel URL -> {state, queue} while the panel is re-fetched
+  let lb = null;                     // the open lightbox: {view, run, item, opener}
+
+  function fmtStep(s) { return Number.isInteger(s) ? String(s) : String(+s.toPrecision(6)); }
+
+  function byStep(a, b) {            // stable: no step first, then by step
+    if (a.step === null || b.step === null) return (a.step === null ? 0 : 1) - (b.step === null ? 0 : 1);
+    return a.step - b.step;
+  }
+
+  function indexRun(run) {
+    run.items.sort(byStep);
+    run.steps = []; run.at = new Map(); run.nulls = []; run.urls = new Set();
+    run.items.forEach((it) => {
+      run.urls.add(it.url);
+      if (it.step === null) { run.nulls.push(it); return; }
+      let list = run.at.get(it.step);
+      if (!list) { list = []; run.at.set(it.step, list); run.steps.push(it.step); }
+      list.push(it);
     });
   }
+
+  function positionsOf(view) {
+    const steps = new Set();
+    let nulls = 0;
+    view.runs.forEach((r) => { r.steps.forEach((s) => steps.add(s)); nulls = Math.max(nulls, r.nulls.length); });
+    const out = [];
+    for (let k = 0; k < nulls; k++) out.push({ step: null, k });
+    Array.from(steps).sort((a, b) => a - b).forEach((step) => out.push({ step }));
+    return out;
+  }
+
+  function itemsAt(run, pos) {       // {step, items} a row shows at a position, or null
+    if (pos.step === null) return run.nulls[pos.k] ? { step: null, items: [run.nulls[pos.k]] } : null;
+    let lo = 0, hi = run.steps.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (run.steps[mid] <= pos.step) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found < 0 ? null : { step: run.steps[found], items: run.at.get(run.steps[found]) };
+  }
+
+  function posOf(run, it) { return it.step === null ? { step: null, k: run.nulls.indexOf(it) } : { step: it.step }; }
+
+  function findPos(view, target) {   // the last position at or before target
+    const le = (a, b) => (a.step === null ? b.step !== null || a.k <= b.k : b.step !== null && a.step <= b.step);
+    let idx = 0;
+    view.positions.forEach((p, i) => { if (le(p, target)) idx = i; });
+    return idx;
+  }
+
+  function note(cls, text) {
+    const p = document.createElement("p");
+    p.className = cls;
+    p.textContent = text;
+    return p;
+  }
+
+  function setMedia(holder, it, alt) {  // the img/video of a figure or the lightbox, reused
+    const want = it.type === "video" ? "VIDEO" : "IMG";
+    let el = holder.querySelector(":scope > img, :scope > video");
+    if (!el || el.tagName !== want) {
+      const made = document.createElement(want.toLowerCase());
+      if (want === "VIDEO") { made.controls = true; made.preload = "metadata"; }
+      else { made.loading = "lazy"; made.decoding = "async"; }
+      if (el) el.replaceWith(made); else holder.prepend(made);
+      el = made;
+    }
+    if (el.getAttribute("src") !== it.url) { el.dataset.tries = "0"; el.setAttribute("src", it.url); }
+    if (want === "IMG") el.alt = alt;
+    return el;
+  }
+
+  function setCaption(fig, it, chosen) {
+    let cap = fig.querySelector("figcaption");
+    if (!cap) {
+      cap = document.createElement("figcaption");
+      cap.innerHTML = "<b class='media-step'></b> <span class='media-caption'></span>";
+      fig.append(cap);
+    }
+    cap.querySelector(".media-step").textContent = it.step === null ? "" :
+      "step " + fmtStep(it.step) + (chosen !== null && it.step !== chosen ? " (latest ≤ " + fmtStep(chosen) + ")" : "");
+    cap.querySelector(".media-caption").textContent = it.caption;
+    let open = cap.querySelector(".media-open");
+    if (it.type === "video" && !open) {
+      open = document.createElement("button");
+      open.type = "button";
+      open.className = "media-open";
+      open.title = "full size";
+      open.textContent = "⤢";
+      cap.append(" ", open);
+    } else if (it.type !== "video" && open) open.remove();
+  }
+
+  function fillRow(view, ri, pos) {
+    const run = view.runs[ri], box = view.boxes[ri];
+    if (!box) return;
+    const at = itemsAt(run, pos);
+    const items = at ? at.items.slice(0, view.perStep) : [];
+    box.classList.toggle("many", items.length > 1);
+    box.querySelectorAll(":scope > :not(figure)").forEach((e) => e.remove());
+    const figs = Array.from(box.querySelectorAll(":scope > figure"));
+    while (figs.length > items.length) figs.pop().remove();
+    items.forEach((it, i) => {
+      let fig = figs[i];
+      if (!fig) { fig = document.createElement("figure"); fig.className = "media-item"; box.append(fig); }
+      setMedia(fig, it, it.caption || view.tag);
+      setCaption(fig, it, pos.step);
+      fig.item = it;
+    });
+    if (!at) box.append(note("media-none", "no image at this step"));
+    else if (at.items.length > items.length)
+      box.append(note("media-more", "+" + (at.items.length - items.length) + " more at this step (open one to page through them)"));
+  }
+
+  function renderFilm(view) {
+    const film = view.film, n = view.positions.length;
+    if (!film) return;
+    if (view.runs.length !== 1 || n < 2) { film.hidden = true; film.textContent = ""; return; }
+    film.hidden = false;
+    const lo = Math.max(0, Math.min(view.index - FILM, n - 1 - 2 * FILM)), hi = Math.min(n - 1, lo + 2 * FILM);
+    const thumbs = Array.from(film.children);
+    while (thumbs.length > hi - lo + 1) thumbs.pop().remove();
+    for (let p = lo; p <= hi; p++) {
+      let b = thumbs[p - lo];
+      if (!b) {
+        b = document.createElement("button");
+        b.type = "button";
+        b.className = "media-thumb";
+        b.innerHTML = "<span class='media-thumb-pic'></span><span class='media-thumb-step'></span>";
+        film.append(b);
+      }
+      const pos = view.positions[p], at = itemsAt(view.runs[0], pos), it = at && at.items[0];
+      const label = pos.step === null ? "#" + (pos.k + 1) : fmtStep(pos.step);
+      b.dataset.pos = String(p);
+      b.title = pos.step === null ? "item " + label : "step " + label;
+      b.classList.toggle("on", p === view.index);
+      if (p === view.index) b.setAttribute("aria-current", "true"); else b.removeAttribute("aria-current");
+      const pic = b.firstElementChild;
+      if (it && it.type !== "video") {
+        let img = pic.querySelector("img");
+        if (!img) {
+          img = document.createElement("img");
+          img.loading = "lazy";          // before src: only thumbnails near the viewport load
+          img.decoding = "async";
+          img.alt = "";
+          pic.textContent = "";
+          pic.append(img);
+        }
+        if (img.getAttribute("src") !== it.url) img.setAttribute("src", it.url);
+      } else pic.textContent = it ? "▶" : "–";
+      b.lastElementChild.textContent = label;
+    }
+  }
+
+  function renderView(view) {
+    const n = view.positions.length;
+    view.index = Math.max(0, Math.min(view.index, n - 1));
+    const pos = view.positions[view.index] || { step: null, k: 0 };
+    if (view.slider) {
+      view.slider.max = String(Math.max(0, n - 1));
+      view.slider.value = String(view.index);
+      view.controls.hidden = n < 2;
+      view.prev.disabled = view.index === 0;
+      view.next.disabled = view.index >= n - 1;
+      view.out.textContent = (pos.step === null ? "no step, item " + (pos.k + 1) : "step " + fmtStep(pos.step)) +
+        " · " + (view.index + 1) + " / " + n;
+    }
+    view.runs.forEach((_r, ri) => fillRow(view, ri, pos));
+    renderFilm(view);
+    if (view.total) {
+      const total = view.runs.reduce((a, r) => a + r.items.length, 0);
+      view.total.textContent = total + (total === 1 ? " item" : " items");
+    }
+  }
+
+  function go(view, index) {
+    const i = Math.max(0, Math.min(index, view.positions.length - 1));
+    if (i === view.index) return;
+    view.index = i;
+    renderView(view);
+  }
+
+  function initView(el, kept) {
+    if (mediaViews.has(el)) return;
+    let data;
+    try { data = JSON.parse(el.querySelector("[data-media-data]").textContent); } catch (e) { return; }
+    const panel = el.closest("[data-media-panel]");
+    const q = (s) => el.querySelector(s);
+    const view = {
+      el, tag: el.dataset.mediaTag, perStep: Number(panel && panel.dataset.perStep) || 16,
+      runs: data.runs.map((r) => ({
+        id: r.id,
+        items: r.items.map(([step, path, caption, type]) =>
+          ({ step: step === undefined ? null : step, url: r.base + path, caption: caption || "", type: type || "image" })),
+      })),
+      boxes: Array.from(el.querySelectorAll(".media-row > .media-items")),
+      slider: q("[data-media-slider]"), prev: q("[data-media-prev]"), next: q("[data-media-next]"),
+      out: q("[data-media-pos]"), controls: q(".media-controls"), film: q("[data-media-film]"), total: q("[data-media-total]"),
+    };
+    view.runs.forEach(indexRun);
+    view.positions = positionsOf(view);
+    view.index = view.positions.length - 1;
+    const was = kept && kept[view.tag];
+    if (was && !was.atEnd) view.index = findPos(view, was.pos);
+    mediaViews.set(el, view);
+    if (view.slider) {
+      view.slider.addEventListener("input", () => go(view, Number(view.slider.value)));
+      view.prev.addEventListener("click", () => go(view, view.index - 1));
+      view.next.addEventListener("click", () => go(view, view.index + 1));
+    }
+    el.addEventListener("keydown", (e) => {
+      if (e.target.matches("input, textarea, select, video") || e.altKey || e.ctrlKey || e.metaKey) return;
+      const to = { ArrowLeft: view.index - 1, ArrowRight: view.index + 1, Home: 0, End: view.positions.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      go(view, to);
+    });
+    el.addEventListener("click", (e) => {
+      const thumb = e.target.closest(".media-thumb");
+      if (thumb) { go(view, Number(thumb.dataset.pos)); return; }
+      const opener = e.target.closest(".media-item img, .media-open");
+      const fig = opener && opener.closest("figure");
+      if (!fig || !fig.item) return;
+      const ri = view.boxes.indexOf(fig.parentElement);
+      if (ri >= 0) openLightbox(view, view.runs[ri], fig.item, opener);
+    });
+    renderView(view);
+  }
+
+  // -- lightbox: one <dialog> outside the swapped content --
+  function lightbox() {
+    let dlg = document.getElementById("media-lightbox");
+    if (dlg) return dlg;
+    dlg = document.createElement("dialog");
+    dlg.id = "media-lightbox";
+    dlg.className = "media-lightbox";
+    dlg.setAttribute("aria-label", "media viewer");
+    dlg.innerHTML = "<div class='lb-stage'></div><div class='lb-bar'>" +
+      "<button type='button' class='lb-prev' aria-label='previous' title='previous (←)'>◀</button>" +
+      "<div class='lb-text'><b class='lb-step'></b> <span class='lb-caption'></span> <span class='lb-count'></span></div>" +
+      "<a class='lb-raw' target='_blank' rel='noopener'>open file ↗</a>" +
+      "<button type='button' class='lb-next' aria-label='next' title='next (→)'>▶</button>" +
+      "<button type='button' class='lb-close' aria-label='close' title='close (Esc)'>✕</button></div>";
+    document.body.append(dlg);
+    dlg.addEventListener("click", (e) => {
+      if (e.target === dlg || e.target.classList.contains("lb-stage")) dlg.close(); // outside the picture
+      else if (e.target.closest(".lb-prev")) lbStep(-1);
+      else if (e.target.closest(".lb-next")) lbStep(1);
+      else if (e.target.closest(".lb-close")) dlg.close();
+    });
+    dlg.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { e.preventDefault(); dlg.close(); }
+      else if (e.target.tagName === "VIDEO") return;   // the video's own keys (seek)
+      else if (e.key === "ArrowLeft") { e.preventDefault(); lbStep(-1); }
+      else if (e.key === "ArrowRight") { e.preventDefault(); lbStep(1); }
+    });
+    dlg.addEventListener("close", () => {
+      const v = dlg.querySelector("video");
+      if (v) v.pause();
+      const opener = lb && lb.opener;
+      lb = null;
+      dlg.querySelector(".lb-stage").textContent = "";
+      if (opener && opener.isConnected) opener.closest("[data-media-tag]").focus({ preventScroll: true });
+    });
+    return dlg;
+  }
+
+  function drawLightbox() {
+    const dlg = lightbox(), run = lb.run, it = lb.item, i = run.items.indexOf(it);
+    setMedia(dlg.querySelector(".lb-stage"), it, it.caption || lb.view.tag);
+    dlg.querySelector(".lb-step").textContent = it.step === null ? lb.view.tag : lb.view.tag + " · step " + fmtStep(it.step);
+    dlg.querySelector(".lb-caption").textContent = it.caption;
+    dlg.querySelector(".lb-count").textContent = (lb.view.runs.length > 1 ? run.id + " · " : "") +
+      (i + 1) + " / " + run.items.length;
+    dlg.querySelector(".lb-raw").href = it.url;
+    dlg.querySelector(".lb-prev").disabled = i <= 0;
+    dlg.querySelector(".lb-next").disabled = i >= run.items.length - 1;
+  }
+
+  function openLightbox(view, run, item, opener) {
+    const dlg = lightbox();
+    lb = { view, run, item, opener };
+    drawLightbox();
+    if (!dlg.open) dlg.showModal();
+  }
+
+  function lbStep(d) {
+    if (!lb) return;
+    const items = lb.run.items, i = items.indexOf(lb.item) + d;
+    if (i < 0 || i >= items.length) return;
+    lb.item = items[i];
+    drawLightbox();
+    go(lb.view, findPos(lb.view, posOf(lb.run, lb.item)));  // the tag's slider follows
+  }
+
+  // -- live: `media` events append items; a new tag or a gap re-fetches the panel --
+  function panelState(panel) {
+    const state = {};
+    panel.querySelectorAll("[data-media-tag]").forEach((el) => {
+      const v = mediaViews.get(el);
+      if (v) state[v.tag] = { atEnd: v.index >= v.positions.length - 1, pos: v.positions[v.index] };
+    });
+    return state;
+  }
+
+  function refetchMedia(panel) {
+    const url = panel.dataset.mediaUrl;
+    if (!url || mediaKeep.has(url) || !panel.isConnected) return;
+    mediaKeep.set(url, { state: panelState(panel), queue: [] });
+    if (lb && panel.contains(lb.view.el)) lightbox().close();
+    // swapped: the new panel's load hook takes the state; not swapped (an error): drop it
+    const done = () => { if (panel.isConnected) mediaKeep.delete(url); };
+    htmx.ajax("GET", url, { target: panel, swap: "outerHTML" }).then(done, done);
+  }
+
+  function applyMedia(panel, msg) {
+    const kept = mediaKeep.get(panel.dataset.mediaUrl);
+    if (kept) { kept.queue.push(msg); return; }           // the re-fetched panel gets it
+    if (msg.reset) { refetchMedia(panel); return; }
+    let items = msg.items || [];
+    if (msg.from !== null && msg.from !== undefined) {      // an index: skip what the page has
+      const have = Number(panel.dataset.mediaCount) || 0;
+      if (msg.from > have) { refetchMedia(panel); return; } // a gap: items were missed
+      items = items.slice(have - msg.from);
+      panel.dataset.mediaCount = String(Math.max(have, msg.from + msg.items.length));
+    }
+    const views = new Map();
+    panel.querySelectorAll("[data-media-tag]").forEach((el) => {
+      const v = mediaViews.get(el);
+      if (v) views.set(v.tag, v);
+    });
+    if (items.some((it) => !views.has(it.tag))) { refetchMedia(panel); return; } // a new tag
+    const changed = new Map();  // view -> {atEnd, pos} before the append
+    items.forEach((it) => {
+      const view = views.get(it.tag), run = view.runs.find((r) => r.id === msg.run);
+      if (!run || (msg.from === null && run.urls.has(it.url))) return;
+      if (!changed.has(view))
+        changed.set(view, { atEnd: view.index >= view.positions.length - 1, pos: view.positions[view.index] });
+      run.items.push({ step: it.step === undefined ? null : it.step, url: it.url, caption: it.caption || "", type: it.type || "image" });
+      run.urls.add(it.url);
+    });
+    changed.forEach((was, view) => {
+      view.runs.forEach(indexRun);
+      view.positions = positionsOf(view);
+      view.index = was.atEnd ? view.positions.length - 1 : findPos(view, was.pos); // tail -f, or stay
+      renderView(view);
+      if (lb && lb.view === view) drawLightbox();
+    });
+  }
+
+  function initMedia(scope) {
+    const panels = Array.from(scope.querySelectorAll("[data-media-panel]"));
+    if (scope.matches && scope.matches("[data-media-panel]")) panels.push(scope);
+    panels.forEach((panel) => {
+      const kept = mediaKeep.get(panel.dataset.mediaUrl);
+      mediaKeep.delete(panel.dataset.mediaUrl);
+      panel.querySelectorAll("[data-media-tag]").forEach((el) => initView(el, kept && kept.state));
+      if (kept) kept.queue.forEach((msg) => applyMedia(panel, msg));
+    });
+  }
+
+  document.body.addEventListener("htmx:sseBeforeMessage", (e) => {
+    const msg = e.detail;
+    if (msg.type === "media") {
+      e.preventDefault();
+      let data;
+      try { data = JSON.parse(msg.data); } catch (err) { return; }
+      document.querySelectorAll("[data-media-panel]").forEach((p) => { if (p.dataset.run === data.run) applyMedia(p, data); });
+    } else if (msg.type === "resync") {
+      document.querySelectorAll("[data-media-panel]").forEach(refetchMedia);
+    }
+  });
+  let mediaStreamBroken = false;   // a new stream after a break may have missed media events
+  document.body.addEventListener("htmx:sseError", () => { mediaStreamBroken = true; });
+  document.body.addEventListener("htmx:sseOpen", () => {
+    if (!mediaStreamBroken) return;
+    mediaStreamBroken = false;
+    document.querySelectorAll("[data-media-panel]").forEach(refetchMedia);
+  });
+  document.body.addEventListener("htmx:beforeCleanupElement", (e) => {
+    if (lb && e.target.contains(lb.view.el)) lightbox().close();
+  });
+  // small images (48 px samples) are drawn scaled up with sharp pixels; a missing file (the
+  // index line written before the image) is retried a few times
+  document.addEventListener("load", (e) => {
+    const img = e.target;
+    if (img.tagName === "IMG" && img.closest(".media-item, .lb-stage"))
+      img.classList.toggle("px", img.naturalWidth > 0 && img.naturalWidth <= 160);
+  }, true);
+  document.addEventListener("error", (e) => {
+    const el = e.target;
+    if (el.tagName !== "IMG" || !el.closest(".media-item, .lb-stage")) return;
+    const tries = Number(el.dataset.tries || 0), src = el.getAttribute("src");
+    if (tries >= 3 || !src) return;
+    el.dataset.tries = String(tries + 1);
+    setTimeout(() => {
+      if (el.getAttribute("src") !== src) return;
+      el.removeAttribute("src");
+      el.setAttribute("src", src);
+    }, 400 * (tries + 1));
+  }, true);
 
   function init(root) {
     const scope = root.querySelectorAll ? root : document;

@@ -1,4 +1,5 @@
-"""Shared fixtures: sample run folders copied into tmp_path, the app, a client, a live server."""
+"""Shared fixtures: sample run folders copied into tmp_path, the app, a client, a live server,
+and a real browser (Debian's chromium driven by Playwright)."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,11 @@ SAMPLES = os.path.join(os.path.dirname(REPO), "shared", "samples")
 EXAMPLES = os.path.join(REPO, "examples", "runs")
 SPT_ID = "spt/runs/20261121/142732/1c80a3b1799d"
 LIGHTNING_ID = "lightning/lightning_logs/version_0"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                    reason="Debian's chromium is not installed (CI installs it)")
 
 
 def scanned(root, **kw):
@@ -95,3 +101,25 @@ def live_server(samples):
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page; ``page.errors`` collects uncaught script errors."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    ctx.close()

@@ -43,8 +43,8 @@ def start_server(kind, root, **env):
             auth = {"Authorization": "Bearer " + env["VIEWER_TOKEN"]} if env.get("VIEWER_TOKEN") else {}
             if requests.get(url + "/healthz", headers=auth, timeout=1).json()["scan"]["phase"] == "done":
                 return proc, url
-        except (requests.ConnectionError, ValueError, KeyError):
-            pass
+        except (requests.ConnectionError, requests.Timeout, ValueError, KeyError):
+            pass  # not listening yet, or a worker still starting (two workers: over 1 s)
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"{kind} did not start: " + proc.stdout.read().decode(errors="replace"))

@@ -249,9 +249,13 @@ def test_with_two_workers_every_client_gets_every_update(samples):
             boots.add(c.comments[0].split()[-1])
         assert len(boots) == 2, "every client landed on the same worker"
         append(csv_path(samples), "5,0.05,83,1.5,,\r\n")
+        def has_row(e):  # a worker still on its first scan sends the whole series (from 0)
+            loss = json.loads(e["data"])["series"].get("train/loss")
+            return loss is not None and 83 in loss["step"]
+
         for c in clients:  # whichever worker accepted it, each client sees the row
-            data = json.loads(c.next("metrics")["data"])
-            assert data["series"]["train/loss"]["y"] == [1.5]
+            loss = json.loads(c.next("metrics", where=has_row)["data"])["series"]["train/loss"]
+            assert loss["from"] + len(loss["y"]) == 21 and loss["y"][-1] == 1.5
             c.close()
     finally:
         stop_server(proc)

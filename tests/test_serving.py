@@ -26,8 +26,8 @@ def gunicorn_server(samples):
         try:
             if requests.get(url + "/healthz", timeout=1).json()["scan"]["phase"] == "done":
                 break
-        except (requests.ConnectionError, ValueError, KeyError):
-            pass
+        except (requests.ConnectionError, requests.Timeout, ValueError, KeyError):
+            pass  # not listening yet, or a worker still starting
         time.sleep(0.2)
     else:
         proc.kill()

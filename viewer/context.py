@@ -1,9 +1,14 @@
 """Context builders shared by the pages and their JSON twins (one source for each answer)."""
 from __future__ import annotations
 
+import posixpath
+from urllib.parse import quote
+
 from flask import current_app, url_for
 
 STATUSES = ("running", "stale", "failed", "completed", "unknown")
+MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
+URL_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's path converter leaves unquoted
 
 
 def viewer():
@@ -59,6 +64,89 @@ def run_context(run_id):
 
 
 def media_context(run_id):
-    items = store().media(run_id)
+    return media_json(store().media(run_id))
+
+
+def media_json(items):
+    """Media items as the API gives them: ``path`` (relative to the root) becomes a ``url``."""
+    files_root = url_for("tailboard.files.serve", relpath="")
     return [{"tag": m["tag"], "step": m["step"], "type": m["type"], "caption": m["caption"],
-             "url": url_for("tailboard.files.serve", relpath=m["path"])} for m in items]
+             "url": files_root + quote(m["path"], safe=URL_SAFE)} for m in items]
+
+
+def _step_key(m):
+    """Sort key of a media item: items without a step first, then by step (stable otherwise)."""
+    return (m["step"] is not None, m["step"] or 0)
+
+
+def parse_compare(values):
+    """Run ids from ``compare=a,b`` (the parameter may also repeat), in order, without repeats."""
+    out = []
+    for v in values:
+        for rid in str(v).split(","):
+            rid = rid.strip().strip("/")
+            if rid and rid not in out:
+                out.append(rid)
+    return out
+
+
+def media_panel_context(run_id, compare=()):
+    """The media tab: per tag, one row per run (the run, then the runs compared), one slider.
+
+    Each row carries its items as compact rows ``[step, path, caption, type]`` (``path``
+    relative to the row's ``base`` URL) for the page's script, plus the items at the latest
+    step, drawn server-side. Unknown compare ids are listed in ``missing``, not an error.
+    """
+    s = store()
+    ids, missing = [run_id], []
+    for rid in compare:
+        if rid in ids:
+            continue
+        (ids if s.has(rid) else missing).append(rid)
+    files_root = url_for("tailboard.files.serve", relpath="")
+    tags, counts = {}, {}
+    for rid in ids:
+        items = s.media(rid)
+        counts[rid] = len(items)
+        for m in items:
+            tags.setdefault(m["tag"], {}).setdefault(rid, []).append(m)
+    names = {rid: s.get(rid, refresh=False).meta.get("name") or rid for rid in ids}
+    out = []
+    for tag, by_run in tags.items():
+        runs = []
+        for rid in ids:
+            items = sorted(by_run.get(rid, ()), key=_step_key)
+            base = posixpath.dirname(posixpath.commonprefix([m["path"] for m in items])) if items else ""
+            base = base + "/" if base else ""
+            runs.append({"id": rid, "name": names[rid], "items": items,
+                         "base": files_root + quote(base, safe=URL_SAFE),
+                         "rows": [[m["step"], quote(m["path"][len(base):], safe=URL_SAFE), m["caption"], m["type"]]
+                                  for m in items]})
+        out.append(_latest_view(tag, runs, files_root))
+    choices = [r.id for r in s.runs() if r.id not in ids][:2000]
+    return {"run": run_id, "runs": ids, "missing": missing, "compare": ids[1:], "tags": out,
+            "count": counts[run_id], "per_step": MEDIA_PER_STEP, "choices": choices}
+
+
+def _latest_view(tag, runs, files_root):
+    """A tag at its latest position: the slider's size and what each row shows there."""
+    steps = {m["step"] for r in runs for m in r["items"] if m["step"] is not None}
+    nulls = max(sum(m["step"] is None for m in r["items"]) for r in runs)
+    positions = nulls + len(steps)
+    step = max(steps) if steps else None
+    rows = []
+    for r in runs:
+        if steps:   # the largest step of each run (every one is <= the latest)
+            mine = [m for m in r["items"] if m["step"] is not None]
+            shown = [m for m in mine if m["step"] == mine[-1]["step"]] if mine else []
+        else:       # no steps at all: the last item without one
+            mine = [m for m in r["items"] if m["step"] is None]
+            shown = [mine[-1]] if len(mine) == nulls else []
+        rows.append({"id": r["id"], "name": r["name"],
+                     "data": {"id": r["id"], "base": r["base"], "items": r["rows"]},
+                     "count": len(r["items"]),
+                     "shown": [{**m, "url": files_root + quote(m["path"], safe=URL_SAFE)}
+                               for m in shown[:MEDIA_PER_STEP]],
+                     "more": max(0, len(shown) - MEDIA_PER_STEP)})
+    return {"tag": tag, "rows": rows, "positions": positions, "step": step,
+            "count": sum(r["count"] for r in rows), "data": {"runs": [r["data"] for r in rows]}}

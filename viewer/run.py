@@ -247,10 +247,20 @@ class Run:
         return out
 
     def media(self):
-        """Media items with ``path`` relative to the run folder."""
-        if self.media_src is not None:
-            return list(self.media_src.refresh())
+        """Media items with ``path`` relative to the run folder.
+
+        From ``media.jsonl`` the list is in file order and only grows (new lines are appended),
+        so a count is a cursor; a folder scan has no such order (see ``media_indexed``).
+        """
+        with self.lock:  # the index reader keeps an offset: one reader at a time
+            if self.media_src is not None:
+                return list(self.media_src.refresh())
         return scan_media_files(self.path)
+
+    @property
+    def media_indexed(self):
+        """True when ``media()`` comes from an append-only index (item ``i`` stays item ``i``)."""
+        return self.media_src is not None
 
     def reports(self):
         return html_reports(self.path)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .discovery import walk
 from .downsample import downsample, select
 from .errors import BadRequest, NotFound
+from .formats.media import MEDIA_DIRS
 from .run import Run, found_signature
 from .tailing import read_tail
 
@@ -301,6 +302,23 @@ class RunStore:
         rel = os.path.relpath(run.path, self.root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         return [{**m, "path": prefix + m["path"]} for m in run.media()]
+
+    def media_folders(self, run_id, limit=64):
+        """A run's folder, its media folders and their tag subfolders: what polling must stat
+        while the run's page is open, to see new images of a run without a media index."""
+        if not self.has(run_id):
+            return []
+        top = self.get(run_id, refresh=False).path
+        out = [top]
+        for sub in MEDIA_DIRS:
+            d = os.path.join(top, sub)
+            if os.path.isdir(d):
+                out.append(d)
+                try:
+                    out += [e.path for e in os.scandir(d) if e.is_dir(follow_symlinks=False)]
+                except OSError:
+                    pass
+        return out[:limit]
 
     def reports(self, run_id):
         run = self.get(run_id, refresh=False)

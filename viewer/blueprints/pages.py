@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, abort, make_response, render_template, request
 
-from ..context import media_context, run_context, runs_context, store, viewer
+from ..context import media_panel_context, parse_compare, run_context, runs_context, store, viewer
 from ..errors import ViewerError
 from ..tailing import render_terminal
 
@@ -51,7 +51,7 @@ def run(run_id):
     if tab == "logs":
         ctx["logs"] = [log_fragment_context(run_id, st["id"]) for st in ctx["run"]["logs"]]
     elif tab == "media":
-        ctx["media"] = group_media(media_context(run_id))
+        ctx["media"] = media_panel_context(run_id, parse_compare(request.args.getlist("compare")))
     return page("tailboard/run.html", "tailboard/partials/_run_body.html", **ctx)
 
 
@@ -67,20 +67,19 @@ def log_fragment_context(run_id, stream_id, nbytes=None):
             "start": start, "size": size, "error": error}
 
 
-def group_media(items):
-    """{tag: [items sorted by step]} with tags in first-seen order."""
-    groups = {}
-    for m in items:
-        groups.setdefault(m["tag"], []).append(m)
-    for tag in groups:
-        groups[tag].sort(key=lambda m: (m["step"] is None, m["step"] or 0))
-    return groups
-
-
 @bp.get("/-/partials/hparams")
 def hparams():
     ctx = run_context(request.args.get("run", ""))
     return page("tailboard/partials/_hparams.html", "tailboard/partials/_hparams.html", run=ctx)
+
+
+@bp.get("/-/partials/media")
+def media():
+    """The media panel alone (``run``, ``compare=a,b``): the page re-fetches it when a tag appears."""
+    run_id = request.args.get("run", "")
+    ctx = {"run": run_context(run_id),
+           "media": media_panel_context(run_id, parse_compare(request.args.getlist("compare")))}
+    return page("tailboard/partials/_media.html", "tailboard/partials/_media.html", **ctx)
 
 
 @bp.get("/-/partials/log")

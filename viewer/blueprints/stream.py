@@ -16,8 +16,9 @@ import time
 from flask import Blueprint, Response, render_template, request
 
 from ..bus import CLOSED, RESYNC
-from ..context import STATUSES, viewer
+from ..context import STATUSES, media_json, viewer
 from ..errors import ViewerError
+from ..formats.media import is_media_path
 
 bp = Blueprint("stream", __name__)
 
@@ -40,8 +41,12 @@ def events():
 
     scan_state = v.store.scan_state if request.args.get("scan") and not audience else None
     scan_html = render_template("tailboard/partials/_scan.html", scan=scan_state) if scan_state else None
+    # polling sees a run's own files only: while its page is open, stat its media folders too
+    looked_at = v.store.media_folders(audience) if audience and v.watcher.kind == "polling" else []
 
     def stream():
+        watching = v.watcher.interest.watching(looked_at)
+        watching.__enter__()
         try:
             yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
             if scan_html is not None:  # the page was drawn mid-scan: where is the scan now?
@@ -57,6 +62,7 @@ def events():
                 else:
                     yield ev.text(sse)
         finally:
+            watching.__exit__()
             v.bus.unsubscribe(sub)
 
     return Response(stream(), mimetype="text/event-stream",
@@ -116,6 +122,7 @@ class Publisher:
         self.columns = None
         self.counts_html = None
         self.last_scan = 0.0
+        self.media_seen = {}  # run id -> media.jsonl items published so far (a count)
 
     def _render(self, template, **ctx):
         return render_template(template, **ctx)
@@ -136,9 +143,12 @@ class Publisher:
         for path in changes.files:
             bus.publish("file", path, audience="_")
         touched = [rid for rid in dict.fromkeys(changes.changed + changes.added) if store.has(rid)]
+        media = self._media_runs(changes.files)
         if not bus.count():
             for rid in touched:  # nobody listens: still move the cursors so later deltas are right
                 store.get(rid, refresh=False).take_delta()
+            for rid in media:  # no cursor: the next media event sends a window the page dedupes
+                self.media_seen.pop(rid, None)
             return
         with self.app.test_request_context(v.url_prefix or "/"):
             runs = store.runs()
@@ -164,13 +174,57 @@ class Publisher:
                         for key in ("step", "epoch", "time", "y"):
                             s[key] = _finite(s[key])
                     bus.publish("metrics", json.dumps({"run": rid, **delta}), audience=rid)
+                if rid in media:
+                    self._publish_media(rid, media.pop(rid))
                 rows.append(self._render("tailboard/partials/_run_row.html", run=data, columns=columns, oob=True))
+            for rid, paths in media.items():  # new images in a run whose own files did not move
+                self._publish_media(rid, paths)
             for row in rows:
                 bus.publish("row", f"<template>{row}</template>")
             if counts_html != self.counts_html:  # most changes move no run between statuses
                 self.counts_html = counts_html
                 bus.publish("counts", counts_html)
             for rid in changes.removed:
+                self.media_seen.pop(rid, None)
                 bus.publish("run", self._render("tailboard/partials/_run_head.html",
                                                 run={"id": rid, "gone": True}, oob=True), audience=rid)
+
+    MEDIA_WINDOW = 64   # a run's first media event: its last items (the page skips those it has)
+    MEDIA_MAX = 500     # more new items at once than this: the page re-fetches its media panel
+
+    def _media_runs(self, files):
+        """{run id: changed paths} for runs whose changed files are media (index, image, video)."""
+        store, out = self.viewer.store, {}
+        for path in files:
+            if is_media_path(path):
+                run = store.run_for_path(path)
+                if run is not None and store.has(run.id):
+                    out.setdefault(run.id, set()).add(path)
+        return out
+
+    def _publish_media(self, rid, paths):
+        """``media`` for ``?run=<id>``: JSON ``{"run", "reset", "from", "items"}``, the new items.
+
+        From ``media.jsonl`` (append-only) the new items are those past the count last
+        published, and ``from`` is the index of the first, so a page that has it skips it; a
+        shorter index (rewritten) is a ``reset``. From a folder scan (no stable order) they are
+        the changed files themselves, ``from`` is null and the page skips URLs it shows.
+        """
+        store = self.viewer.store
+        items = store.media(rid)
+        start = None
+        if store.get(rid, refresh=False).media_indexed:
+            prev = self.media_seen.get(rid)
+            self.media_seen[rid] = len(items)
+            if prev is not None and prev > len(items):
+                self.viewer.bus.publish("media", json.dumps({"run": rid, "reset": True, "from": None, "items": []}),
+                                        audience=rid)
+                return
+            start = max(len(items) - self.MEDIA_WINDOW if prev is None else prev, len(items) - self.MEDIA_MAX, 0)
+            new = items[start:]
+        else:
+            new = [m for m in items if os.path.join(store.root, m["path"]) in paths]
+        if new:
+            self.viewer.bus.publish("media", json.dumps({"run": rid, "reset": False, "from": start,
+                                                         "items": media_json(new)}), audience=rid)
 

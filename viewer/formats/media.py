@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 
@@ -11,6 +12,11 @@ IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 VIDEO = (".mp4", ".webm", ".ogv", ".mov")
 MEDIA_DIRS = ("media", "images", "plots", "figures", "samples")
 STEP_IN_NAME = re.compile(r"(\d+)(?!.*\d)")
+
+
+def is_media_path(path):
+    """True for a ``media.jsonl`` index or an image/video file: what makes a media panel change."""
+    return os.path.basename(path) == "media.jsonl" or media_type(path) is not None
 
 
 def media_type(name):
@@ -51,7 +57,8 @@ class MediaJsonl:
                 step = d.get("step")
                 self.items.append({
                     "tag": str(d.get("tag") or "media"),
-                    "step": step if isinstance(step, (int, float)) and not isinstance(step, bool) else None,
+                    "step": step if isinstance(step, (int, float)) and not isinstance(step, bool)
+                    and math.isfinite(step) else None,
                     "type": d.get("type") if d.get("type") in ("image", "video") else media_type(rel) or "image",
                     "path": rel.replace(os.sep, "/"),
                     "caption": str(d.get("caption") or ""),
