@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import LIGHTNING_ID, REPO, free_port
+from live_clients import die_with_parent
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def gunicorn_server(samples):
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     proc = subprocess.Popen([gunicorn, "-k", "gevent", "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"],
                             cwd=REPO, env={**os.environ, "VIEWER_ROOT": str(samples)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:
