@@ -88,6 +88,13 @@ def start_observer(root, queue):
             if dest:
                 queue.put(os.fsdecode(dest))
 
+    try:  # watchdog holds a rename's first half 0.5 s to pair it, and sleeps the whole 0.5 s
+        # when that half heads its queue even once the pair came in: a rename (an atomic
+        # write) then arrives half a second late. Both halves come in one read; 20 ms is ample.
+        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+        InotifyMoveEventGrouper.delay = 0.02
+    except ImportError:  # another watchdog layout: its own default
+        pass
     hook = OverflowLog(queue.overflow)
     for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
         logging.getLogger(name).addHandler(hook)
