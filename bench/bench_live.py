@@ -18,23 +18,21 @@ import random
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)  # the checkout under test; --repo points elsewhere (A/B runs)
 sys.path.insert(0, HERE)
 
+import bench_read_path  # noqa: E402 - its REPO is the checkout under test (--repo: A/B runs)
 import make_runs  # noqa: E402
-from bench_read_path import code_version, free_port, loadavg, machine, mb, proc_mem, render_rows  # noqa: E402
+from bench_read_path import free_port, mb, parse_args, proc_mem, render_rows, run_bench, set_repo  # noqa: E402
 
 RUN_ID = "lightning_logs/version_0"
 HEADER = "epoch,lr,step,train/loss,val/acc,val/loss\r\n"
@@ -165,7 +163,7 @@ class Server:
             cmd = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port)]
         self.log = open(log_path, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=bench_read_path.REPO, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
         self.http = requests.Session()
 
     def get(self, path, timeout=60, **kw):
@@ -361,7 +359,7 @@ def bench_big(tmp, args, fig, servers):
     srv.stop()
 
     # in process: the store's own work for one appended row, no HTTP, no watcher
-    sys.path.insert(0, REPO)
+    sys.path.insert(0, bench_read_path.REPO)
     from viewer.store import RunStore
 
     store = RunStore(root)
@@ -530,10 +528,15 @@ def bench_streams(tmp, args, fig, servers):
 # -- report --------------------------------------------------------------------------------
 
 
+def pct_cells(r):
+    """p50 / p95 / p99 / max of a ``summary()``, as one table cell."""
+    return " / ".join(ms(r[k]) for k in ("p50_s", "p95_s", "p99_s", "max_s"))
+
+
 def lat_row(name, r, target=None):
     if r is None:
         return (name, "-", "not measured")
-    vals = " / ".join(ms(r[k]) if r[k] is not None else "-" for k in ("p50_s", "p95_s", "p99_s", "max_s"))
+    vals = pct_cells(r)
     note = f"n={r['n']}, missed={r['missed']}, events={r['distinct_events']}"
     if r.get("resets"):
         note += f", resets={r['resets']}"
@@ -615,12 +618,6 @@ def table(fig, args):
     return render_rows(rows, value_width=34)
 
 
-def set_repo(path):
-    global REPO
-    REPO = path
-    sys.path.insert(0, path)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--writes", type=int, default=200, help="appends per latency run (default 200)")
@@ -631,18 +628,10 @@ def main(argv=None):
     ap.add_argument("--close-timeout", type=float, default=60.0, help="seconds to wait for the count to drop")
     ap.add_argument("--only", default="1,2,3", help="parts to run, e.g. 1,3")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--keep", action="store_true", help="keep the generated trees and server logs")
-    ap.add_argument("--repo", default=REPO, help="checkout to benchmark (default: this one)")
-    args = ap.parse_args(argv)
-    set_repo(os.path.abspath(args.repo))
+    args = parse_args(ap, argv, set_repo)
     parts = set(args.only.split(","))
 
-    # a SIGTERM must still run the finally blocks that stop the servers
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = tempfile.mkdtemp(prefix="tailboard-bench-live-")
-    fig, servers = {"loadavg_start": loadavg()}, []
-    t0 = time.perf_counter()
-    try:
+    def run_parts(tmp, fig, servers):
         make_small_tree(os.path.join(tmp, "small"))  # parts 1 and 3 (2 uses it as a baseline)
         if "1" in parts:
             bench_latency(tmp, args, fig, servers)
@@ -650,23 +639,8 @@ def main(argv=None):
             bench_big(tmp, args, fig, servers)
         if "3" in parts:
             bench_streams(tmp, args, fig, servers)
-    finally:
-        for srv in servers:
-            srv.stop()
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    fig["bench_total_s"] = time.perf_counter() - t0
-    m, code = machine(), code_version(REPO)
-    print(f"Tailboard live path: {m['nproc']} x {m['cpu']}, {mb(m['ram_bytes'] or 0)} RAM, "
-          f"Python {m['python']}, load {m['loadavg']}")
-    print(f"code: {code['repo']} @ {code['commit'] or '?'} ({code['modified_files']} modified files); "
-          f"benchmark took {fig['bench_total_s']:.0f} s")
-    print(table(fig, args))
-    print()
-    print(json.dumps({"machine": m, "code": code, "figures": fig}, sort_keys=True))
 
+    run_bench("Tailboard live path", "tailboard-bench-live-", args, run_parts, lambda fig: table(fig, args))
 
 if __name__ == "__main__":
     main()

@@ -52,7 +52,7 @@ def machine():
     except (OSError, StopIteration):
         pass
     return {"nproc": os.cpu_count(), "cpu": cpu or platform.processor(), "ram_bytes": mem,
-            "python": platform.python_version(), "platform": platform.platform(),
+            "python": platform.python_version(), "platform": platform.platform(), "kernel": platform.release(),
             "loadavg": loadavg()}
 
 
@@ -356,7 +356,7 @@ def table(fig):
 
 def render_rows(rows, value_width):
     """Rows of (name, value, note) as aligned text; a row whose value is None is a heading."""
-    w = max(len(r[0]) for r in rows)
+    w = max((len(r[0]) for r in rows if r[1] is not None), default=0)  # headings may overflow
     lines = []
     for name, value, note in rows:
         if value is None:
@@ -379,23 +379,39 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5, help="repeats of each small measurement (median)")
     ap.add_argument("--log-repeat", type=int, default=20, help="repeats of each log tail (median)")
     ap.add_argument("--scan-repeat", type=int, default=3, help="repeats of the in-process scans (median)")
-    ap.add_argument("--keep", action="store_true", help="keep the generated trees and server logs")
-    ap.add_argument("--repo", default=REPO, help="checkout to benchmark (default: this one)")
-    args = ap.parse_args(argv)
-    set_repo(os.path.abspath(args.repo))
+    args = parse_args(ap, argv, set_repo)
 
-    # a SIGTERM must still run the finally blocks that stop the servers
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = tempfile.mkdtemp(prefix="tailboard-bench-")
-    fig, servers = {"loadavg_start": loadavg()}, []
-    t0 = time.perf_counter()
-    try:
+    def parts(tmp, fig, servers):
         bench_scan(tmp, args, fig, servers)
         target = bench_big(tmp, args, fig, servers)
         try:
             bench_breakdown(target, fig)
         except Exception as e:  # internal APIs may move; the HTTP figures above still stand
             fig["inproc_error"] = f"{type(e).__name__}: {e}"
+
+    run_bench("Tailboard read path", "tailboard-bench-", args, parts, table)
+
+
+def parse_args(ap, argv, set_repo):
+    """Add the options every benchmark has (--keep, --repo), parse, point the benchmark's
+    servers at --repo with ``set_repo``."""
+    ap.add_argument("--keep", action="store_true", help="keep the generated trees and server logs")
+    ap.add_argument("--repo", default=REPO, help="checkout to benchmark (default: this one)")
+    args = ap.parse_args(argv)
+    set_repo(os.path.abspath(args.repo))
+    return args
+
+
+def run_bench(title, prefix, args, parts, table, json_line=True):
+    """The frame every benchmark shares: ``parts(tmp, fig, servers)`` in a fresh temp folder,
+    every server in ``servers`` stopped and the folder removed (unless ``args.keep``) whatever
+    happens, SIGTERM included; then the machine, the code, ``table(fig)`` and the JSON line."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still runs the finally below
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    fig, servers = {"loadavg_start": loadavg()}, []
+    t0 = time.perf_counter()
+    try:
+        parts(tmp, fig, servers)
     finally:
         for srv in servers:
             srv.stop()
@@ -404,15 +420,16 @@ def main(argv=None):
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     fig["bench_total_s"] = time.perf_counter() - t0
-    m, code = machine(), code_version(REPO)
-    print(f"Tailboard read path: {m['nproc']} x {m['cpu']}, {mb(m['ram_bytes'] or 0)} RAM, "
+    m, code = machine(), code_version(os.path.abspath(args.repo))
+    print(f"{title}: {m['nproc']} x {m['cpu']}, {mb(m['ram_bytes'] or 0)} RAM, kernel {m['kernel']}, "
           f"Python {m['python']}, load {m['loadavg']}")
     print(f"code: {code['repo']} @ {code['commit'] or '?'} ({code['modified_files']} modified files); "
           f"benchmark took {fig['bench_total_s']:.0f} s")
     print(table(fig))
-    print()
-    print(json.dumps({"machine": m, "code": code, "figures": fig}, sort_keys=True))
-
+    if json_line:
+        print()
+        print(json.dumps({"machine": m, "code": code, "figures": fig}, sort_keys=True))
+    return fig
 
 if __name__ == "__main__":
     main()
