@@ -53,12 +53,14 @@ class Interest:
     inotify sees every write under the root anyway; polling only stats the files runs are
     known to own. While a page shows a file or folder outside those, the polling pass stats
     it too (a folder: its entries, one level), so live reload and live listings work on NFS.
-    Reference-counted: two pages on one report share one entry.
+    Reference-counted: two pages on one report share one entry. Under inotify registering
+    costs nothing: paths are only stamped while ``polling()`` says the watcher polls.
     """
 
     MAX_ENTRIES = 10000  # a folder listed past this many entries is stamped by its mtime only
 
-    def __init__(self):
+    def __init__(self, polling=lambda: True):
+        self.polling = polling
         self.lock = threading.Lock()
         self.refs = {}
         self.stamps = {}
@@ -66,7 +68,7 @@ class Interest:
     def add(self, path):
         with self.lock:
             self.refs[path] = self.refs.get(path, 0) + 1
-            if path not in self.stamps:
+            if path not in self.stamps and self.polling():  # stamped now: a write right after counts
                 self.stamps[path] = _stamp(path, self.MAX_ENTRIES)
 
     def discard(self, path):
@@ -92,8 +94,9 @@ class Interest:
             with self.lock:
                 if path not in self.refs:
                     continue
+                known = path in self.stamps  # not when registered before polling began
                 old, self.stamps[path] = self.stamps.get(path), new
-            if old == new:
+            if not known or old == new:
                 continue
             if isinstance(new, dict) and isinstance(old, dict):
                 out += [os.path.join(path, n) for n in set(old) | set(new) if old.get(n) != new.get(n)]
@@ -158,7 +161,7 @@ class Watcher:
         self.lost = ""            # set when the watch process reports it cannot go on
         self._stop = threading.Event()
         self._thread = None
-        self.interest = Interest()  # stat-polled with the runs when polling
+        self.interest = Interest(lambda: self.kind == "polling")  # stat-polled with the runs
 
     # -- choosing the source ---------------------------------------------------------------
 

@@ -37,32 +37,41 @@ def events():
     audience = request.args.get("run", "")
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     sub = v.bus.subscribe(lambda e: e.audience == audience, last)
+    first = []
+    if request.args.get("scan") and not audience:  # the page was drawn mid-scan: where is it now?
+        first.append(sse(None, "scan", render_template("tailboard/partials/_scan.html", scan=v.store.scan_state)))
+    # polling sees a run's own files only: while its page is open, stat its media folders too
+    looked_at = v.store.media_folders(audience) if audience else []
+
+    def render(ev):
+        return sse(None, "resync", "{}") if ev is RESYNC else ev.text(sse), False
+
+    return event_stream(v, sub, render, first=first, looked_at=looked_at)
+
+
+def event_stream(v, sub, render, first=(), looked_at=()):
+    """An SSE response fed by ``sub``: the preamble, ``first``, then ``render(event)`` for each
+    event ((text, last): ``last`` ends the stream) and a ping every heartbeat. The subscription
+    and the paths registered as looked at are released when the client goes."""
     heartbeat = v.config["VIEWER_HEARTBEAT"]
 
-    scan_state = v.store.scan_state if request.args.get("scan") and not audience else None
-    scan_html = render_template("tailboard/partials/_scan.html", scan=scan_state) if scan_state else None
-    # polling sees a run's own files only: while its page is open, stat its media folders too
-    looked_at = v.store.media_folders(audience) if audience and v.watcher.kind == "polling" else []
-
     def stream():
-        watching = v.watcher.interest.watching(looked_at)
-        watching.__enter__()
         try:
-            yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
-            if scan_html is not None:  # the page was drawn mid-scan: where is the scan now?
-                yield sse(None, "scan", scan_html)
-            while True:
-                ev = sub.get(timeout=heartbeat)
-                if ev is CLOSED:
-                    return
-                if ev is None:
-                    yield ": ping\n\n"
-                elif ev is RESYNC:
-                    yield sse(None, "resync", "{}")
-                else:
-                    yield ev.text(sse)
+            with v.watcher.interest.watching(looked_at):
+                yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
+                yield from first
+                while True:
+                    ev = sub.get(timeout=heartbeat)
+                    if ev is CLOSED:
+                        return
+                    if ev is None:
+                        yield ": ping\n\n"
+                        continue
+                    text, last = render(ev)
+                    yield text
+                    if last:
+                        return
         finally:
-            watching.__exit__()
             v.bus.unsubscribe(sub)
 
     return Response(stream(), mimetype="text/event-stream",
@@ -82,31 +91,14 @@ def folder_events(v, rel):
     folder = os.path.normpath(os.path.join(v.store.root, rel))  # as the watcher names paths
     sub = v.bus.subscribe(lambda e: e.audience == "_" and e.name == "file"
                           and os.path.dirname(e.data) == folder, maxsize=256)
-    heartbeat = v.config["VIEWER_HEARTBEAT"]
-    interest = v.watcher.interest
 
-    def stream():
-        try:
-            with interest.watching([folder]):
-                yield f"retry: 1000\n: tailboard {v.bus.boot}\n\n"
-                while True:
-                    ev = sub.get(timeout=heartbeat)
-                    if ev is CLOSED:
-                        return
-                    if ev is None:
-                        yield ": ping\n\n"
-                        continue
-                    deadline = time.monotonic() + LISTING_SETTLE
-                    while ev is not CLOSED and time.monotonic() < deadline:
-                        ev = sub.get(timeout=max(0.0, deadline - time.monotonic()))
-                    yield sse(None, "listing", "{}")
-                    if ev is CLOSED:
-                        return
-        finally:
-            v.bus.unsubscribe(sub)
+    def render(ev):
+        deadline = time.monotonic() + LISTING_SETTLE  # swallow the rest of the burst
+        while ev is not CLOSED and time.monotonic() < deadline:
+            ev = sub.get(timeout=max(0.0, deadline - time.monotonic()))
+        return sse(None, "listing", "{}"), ev is CLOSED
 
-    return Response(stream(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return event_stream(v, sub, render, looked_at=[folder])
 
 
 def _finite(values):
