@@ -1,38 +1,31 @@
-"""Files of the runs folder under ``/files/<path>``, and live reload of the HTML among them.
+"""Files of the runs folder under ``/files/<path>``.
 
-- A regular file is streamed by werkzeug's ``send_file`` (ETag, Last-Modified, 304, byte
-  ranges, chunks: a 2 GB video is never read into memory).
+- A regular file is streamed in seekable chunks (ETag, Last-Modified, 304, one byte range: a
+  2 GB video is never read into memory, a seek does not read up to the offset).
 - A folder gets a listing page (sortable; it re-renders itself when an entry changes).
-- An HTML file gets the standard LiveReload client (``livereload.js`` from npm) injected
-  before ``</body>``; ``WS /livereload`` speaks the LiveReload protocol 7 to it, or to any
-  other LiveReload client, and sends ``reload`` when the page or a file it uses changes. The
-  changes come from the app's one watcher, through the bus's internal file events.
-- HTML and SVG are user content: ``Content-Security-Policy: sandbox`` gives them an opaque
-  origin, so their scripts run but cannot use the viewer's origin (its API, its cookie).
+- An HTML file gets the LiveReload client (``livereload.py``: injection and ``WS /livereload``).
+- Every active type (HTML, SVG, XML...) is user content: ``Content-Security-Policy: sandbox``
+  gives it an opaque origin, so its scripts run but cannot use the viewer's (API, cookie).
 - ``VIEWER_CORS`` (off by default) lets pages of other origins fetch files, with preflights.
 
 Nothing outside the root is ever served: paths resolve through ``RunStore.resolve``.
 """
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
-import posixpath
 import re
 import stat
 import time
-from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
-from .. import STATIC, access
-from ..bus import CLOSED
+from .. import access
 from ..context import store, viewer
 from ..errors import NotFound, ViewerError
-from .sock import sock
+from . import livereload
 
 bp = Blueprint("files", __name__)
 
@@ -48,16 +41,8 @@ PASSIVE = frozenset(("image/png", "image/jpeg", "image/gif", "image/webp", "imag
                      "text/csv; charset=utf-8", "application/json", "application/jsonl",
                      "application/octet-stream", "text/markdown; charset=utf-8",
                      "text/yaml; charset=utf-8", "text/tab-separated-values; charset=utf-8"))
-LIVERELOAD_JS = os.path.join(STATIC, "vendor", "livereload-js-4.0.2.min.js")
 CHUNK = 256 << 10          # bytes a file is streamed by
-INJECT_MAX = 32 << 20      # bigger HTML is streamed as is, without the live-reload client
 LISTING_MAX = 5000         # entries shown on a listing page (sorted first, then cut)
-PROTOCOL_7 = "http://livereload.com/protocols/official-7"
-CSS_EXT = (".css",)
-IMG_EXT = (".png", ".jpg", ".jpeg", ".gif", ".svg")   # what livereload.js refreshes in place
-ASSET_EXT = CSS_EXT + IMG_EXT + (".js", ".mjs", ".webp", ".avif")
-SETTLE, SETTLE_MAX = 0.02, 0.5   # a burst of writes: wait for 20 ms of quiet, at most 0.5 s
-
 for _ext, _type in ((".mjs", "text/javascript"), (".webp", "image/webp"), (".avif", "image/avif"),
                     (".jsonl", "application/jsonl"), (".log", "text/plain"), (".out", "text/plain"),
                     (".err", "text/plain"), (".yaml", "text/yaml"), (".md", "text/markdown")):
@@ -96,14 +81,14 @@ def serve(relpath):
         query = request.query_string.decode()
         return redirect(target + ("?" + query if query else ""), 302)
     _single_range_only()
-    if mimetype == "text/html" and _wants_livereload() and st.st_size <= INJECT_MAX:
+    if mimetype == "text/html" and livereload.wanted() and st.st_size <= livereload.INJECT_MAX:
         with f:
-            resp = _html_with_livereload(f, st)
+            resp = livereload.inject(f, st)
     else:
         resp = Response(Chunks(f), mimetype=mimetype, direct_passthrough=True)
         resp.content_length = st.st_size
         resp.last_modified = int(st.st_mtime)
-        resp.set_etag(_file_stamp(st))
+        resp.set_etag(livereload.file_stamp(st))
         try:
             resp = resp.make_conditional(request, accept_ranges=True, complete_length=st.st_size)
         except RequestedRangeNotSatisfiable:
@@ -160,37 +145,6 @@ def _single_range_only():
     if value is not None and not _ONE_RANGE.fullmatch(value):
         request.environ.pop("HTTP_RANGE", None)
         request.__dict__.pop("range", None)
-
-
-def _wants_livereload():
-    return (viewer().config["VIEWER_LIVERELOAD"] and not request.headers.get("HX-Request")
-            and request.args.get("livereload") != "0")
-
-
-def _html_with_livereload(f, st):
-    """The page with the LiveReload client before ``</body>``; its own ETag, ranges still work."""
-    body = f.read()
-    stamp = _file_stamp(st)
-    token = viewer().config["VIEWER_TOKEN"]
-    if token:
-        stamp += "~" + access.files_capability(token)  # the socket is let through with it
-    prefix = viewer().url_prefix
-    ws_path = f"{prefix.lstrip('/')}/livereload?v={stamp}" if prefix else f"livereload?v={stamp}"
-    # port= (blank): the socket uses the page's own port, also behind a proxy
-    snippet = (f'<script src="{url_for("tailboard.files.livereload_js")}?port=&amp;path={ws_path}" '
-               f'async></script>').encode()
-    tail = body[-65536:].lower()  # </body> ends the page; lowering 20 MB would cost 10 ms
-    at = tail.rfind(b"</body")
-    at = -1 if at < 0 else len(body) - len(tail) + at
-    body = body + snippet if at < 0 else body[:at] + snippet + body[at:]
-    resp = Response(body, mimetype="text/html")
-    resp.set_etag(f"{stamp}-lr")
-    resp.last_modified = int(st.st_mtime)
-    return resp.make_conditional(request, accept_ranges=True, complete_length=len(body))
-
-
-def _file_stamp(st):
-    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
 
 
 def listing(path, rel):
@@ -292,213 +246,3 @@ def preflight(relpath):
     })
     resp.vary.add("Origin")
     return resp
-
-
-# -- live reload ---------------------------------------------------------------------------
-
-@bp.get("/-/livereload.js")
-def livereload_js():
-    """The vendored livereload.js, at a name it recognises its own <script> tag by."""
-    return send_file(LIVERELOAD_JS, mimetype="text/javascript", conditional=True, max_age=3600)
-
-
-_REF = re.compile(rb"""(?:src|href|data|poster)\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""", re.I)
-
-
-def page_references(path, url_path, chunk=1 << 20):
-    """Files under the root that an HTML page refers to (src, href, data, poster attributes).
-
-    Read in 1 MiB pieces with a yield in between: a 20 MB report (inlined plots) must not
-    hold the event loop.
-    """
-    root = store().root
-    files_prefix = viewer().url_prefix + "/files/"
-    base = posixpath.dirname(url_path) + "/"
-    refs = set()
-    with open(path, "rb") as f:
-        tail = b""
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
-            text = tail + block
-            for m in _REF.finditer(text):
-                raw = (m.group(1) or m.group(2) or b"").decode("utf-8", "replace").strip()
-                target = _local_target(raw, base, files_prefix, root)
-                if target:
-                    refs.add(target)
-            tail = text[-2048:]
-            time.sleep(0)  # under gevent (patched): let other greenlets run
-    return refs
-
-
-def _local_target(ref, base, files_prefix, root):
-    if not ref or ref.startswith(("#", "data:", "javascript:", "mailto:")):
-        return None
-    parts = urlsplit(ref)
-    if parts.scheme or parts.netloc:
-        if parts.netloc and parts.netloc != request.host:
-            return None
-    url_path = posixpath.normpath(posixpath.join(base, unquote(parts.path)))
-    if not url_path.startswith(files_prefix):
-        return None
-    target = os.path.normpath(os.path.join(root, _without_capability(url_path[len(files_prefix):])))
-    return target if target.startswith(root + os.sep) else None
-
-
-class Page:
-    """What one LiveReload client is looking at, and what a changed path means for it."""
-
-    def __init__(self, path, url_path):
-        self.path = path
-        self.url_path = url_path
-        self.folder = os.path.dirname(path) + os.sep
-        try:
-            self.refs = page_references(path, url_path)
-        except OSError:
-            self.refs = set()
-
-    def kind(self, changed):
-        """'page' (reload it), 'css' or 'img' (swap in place), or None (not this page's)."""
-        if changed == self.path:
-            return "page"
-        ext = os.path.splitext(changed)[1].lower()
-        if changed not in self.refs and not (changed.startswith(self.folder) and ext in ASSET_EXT):
-            return None
-        if ext in CSS_EXT:
-            return "css"
-        if ext in IMG_EXT:
-            return "img"
-        return "page"  # a script, a frame, data the page names: only a reload shows it
-
-    def url_of(self, changed):
-        rel = os.path.relpath(changed, store().root).replace(os.sep, "/")
-        return viewer().url_prefix + "/files/" + rel
-
-
-def _without_capability(rel):
-    return rel.partition("/")[2] if rel.startswith("~") else rel
-
-
-def _page_for(url):
-    """The Page of an ``info``/``url`` message's URL, when it is one of our files."""
-    if not isinstance(url, str):
-        return None
-    parts = urlsplit(url)
-    files_prefix = viewer().url_prefix + "/files/"
-    path = unquote(parts.path)
-    if not path.startswith(files_prefix):
-        return None
-    rel = _without_capability(path[len(files_prefix):])
-    try:
-        real = store().resolve(rel)
-    except ViewerError:
-        return None
-    if not os.path.isfile(real):
-        return None
-    # events name paths as the watcher saw them (under the root, symlinks unresolved)
-    named = os.path.normpath(os.path.join(store().root, rel))
-    return Page(named, path)
-
-
-def _receive_json(ws, timeout):
-    raw = ws.receive(timeout=timeout)
-    if raw is None:
-        return None
-    try:
-        msg = json.loads(raw)
-    except (TypeError, ValueError):
-        return {"command": None, "raw": str(raw)[:80]}
-    return msg if isinstance(msg, dict) else {"command": None, "raw": str(raw)[:80]}
-
-
-@sock.route("/livereload", bp=bp)
-def livereload(ws):
-    """LiveReload protocol 7: hello both ways, then ``reload`` commands for the client's page."""
-    v = viewer()
-    if not v.config["VIEWER_LIVERELOAD"]:
-        ws.close(reason=1008, message="live reload is off (VIEWER_LIVERELOAD=0)")
-        return
-    hello = _receive_json(ws, timeout=10)
-    if not hello or hello.get("command") != "hello":
-        ws.close(reason=1002, message="expected the LiveReload hello")
-        return
-    if PROTOCOL_7 not in (hello.get("protocols") or []):
-        ws.close(reason=1002, message="this server speaks " + PROTOCOL_7)
-        return
-    ws.send(json.dumps({"command": "hello", "protocols": [PROTOCOL_7], "serverName": "tailboard"}))
-    served = request.args.get("v", "").partition("~")[0] or None  # the page's stamp when served
-    interest = v.watcher.interest
-    page, watching = None, None
-    with v.bus.subscribe(lambda e: e.audience == "_" and e.name == "file", maxsize=1024) as sub:
-        try:
-            while ws.connected:
-                msg = _receive_json(ws, timeout=0 if page else 1.0)
-                if msg and msg.get("command") in ("info", "url") and msg.get("url"):
-                    page = _page_for(msg["url"])
-                    if watching:
-                        watching.__exit__()
-                    watching = None
-                    if page is not None:
-                        watching = interest.watching([page.path, page.folder.rstrip(os.sep), *page.refs])
-                        watching.__enter__()
-                        if served and _stamp_of(page.path) not in (served, None):
-                            # rewritten between our serving it and this socket: reload now
-                            ws.send(_reload(page.url_path))
-                        served = None
-                if page is None:
-                    continue
-                ev = sub.get(timeout=1.0)
-                if ev is CLOSED:
-                    break
-                if ev is None:
-                    continue
-                kinds = _collect(sub, page, ev)
-                for command in _commands(page, kinds):
-                    ws.send(command)
-        finally:
-            if watching:
-                watching.__exit__()
-
-
-def _stamp_of(path):
-    try:
-        return _file_stamp(os.stat(path))
-    except OSError:
-        return None
-
-
-def _collect(sub, page, first):
-    """Every change of a burst: {changed path: kind}, after 40 ms of quiet (0.5 s at most)."""
-    kinds = {}
-    ev, start = first, time.monotonic()
-    while True:
-        if ev is CLOSED:
-            break
-        if ev is not None:
-            kind = page.kind(ev.data)
-            if kind:
-                kinds[ev.data] = kind
-        if not kinds:
-            return kinds  # not this page's: do not wait
-        left = SETTLE_MAX - (time.monotonic() - start)
-        if left <= 0:
-            break
-        ev = sub.get(timeout=min(SETTLE, left))
-        if ev is None:
-            break
-    return kinds
-
-
-def _commands(page, kinds):
-    if not kinds:
-        return []
-    if "page" in kinds.values():
-        if not os.path.isfile(page.path):
-            return []  # deleted: reload when it comes back, not onto a 404
-        return [_reload(page.url_path)]
-    return [_reload(page.url_of(p), css=k == "css", img=k == "img") for p, k in kinds.items()]
-
-
-def _reload(url_path, css=True, img=True):
-    return json.dumps({"command": "reload", "path": url_path, "liveCSS": css, "liveImg": img})
