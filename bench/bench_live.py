@@ -17,10 +17,8 @@ import os
 import random
 import resource
 import selectors
-import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +30,7 @@ sys.path.insert(0, HERE)
 
 import bench_read_path  # noqa: E402 - its REPO is the checkout under test (--repo: A/B runs)
 import make_runs  # noqa: E402
-from bench_read_path import free_port, mb, parse_args, proc_mem, render_rows, run_bench, set_repo  # noqa: E402
+from bench_read_path import mb, parse_args, proc_mem, render_rows, run_bench, set_repo  # noqa: E402
 
 RUN_ID = "lightning_logs/version_0"
 HEADER = "epoch,lr,step,train/loss,val/acc,val/loss\r\n"
@@ -143,39 +141,8 @@ def raise_fd_limit(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-class Server:
-    """The real app in a subprocess: ``gunicorn`` (gevent worker) or ``flask run``; stop() is idempotent."""
-
-    def __init__(self, kind, root, log_path, **env):
-        self.kind = kind
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        environ = {**os.environ, "VIEWER_ROOT": root, "VIEWER_RESCAN": "3600", "WEB_CONCURRENCY": "1"}
-        for k in ("FLASK_DEBUG", "VIEWER_POLL", "VIEWER_HEARTBEAT", "VIEWER_TOKEN", "TAILBOARD_BIND"):
-            environ.pop(k, None)  # no reloader (the pid must be the server); inotify unless asked
-        environ.update(env)
-        if kind == "gunicorn":
-            exe = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-            exe = exe if os.path.exists(exe) else shutil.which("gunicorn") or "gunicorn"
-            cmd = [exe, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", "app:create_app()"]
-        else:
-            cmd = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port)]
-        self.log = open(log_path, "wb")
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=bench_read_path.REPO, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
-        self.http = requests.Session()
-
-    def get(self, path, timeout=60, **kw):
-        r = self.http.get(self.base + path, timeout=timeout, **kw)
-        r.raise_for_status()
-        return r
-
-    def check(self):
-        if self.proc.poll() is not None:
-            with open(self.log_path, "rb") as f:
-                tail = f.read()[-3000:].decode(errors="replace")
-            raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{tail}")
+class Server(bench_read_path.Server):
+    """bench_read_path's server, plus readiness by /healthz and the serving worker's pid."""
 
     def wait_ready(self, timeout=300):
         """Poll /healthz every 50 ms until the first scan is done; returns its JSON."""
@@ -203,17 +170,7 @@ class Server:
         return workers[0]
 
     def healthz(self):
-        return self.get("/healthz").json()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        return self.get("/healthz", timeout=60).json()
 
 
 class SSEReader:

@@ -108,27 +108,35 @@ def median_of(n, fn):
 
 
 class Server:
-    """The real app under ``flask run`` in a subprocess; stop() is safe to call twice."""
+    """The real app in a subprocess: ``flask run`` or ``gunicorn`` (gevent worker); stop() is
+    safe to call twice. Background rescans are off while we measure (VIEWER_RESCAN: the live
+    path's safety net); inotify unless ``VIEWER_POLL`` is given."""
 
-    def __init__(self, root, log_path):
+    def __init__(self, kind, root, log_path, **env):
+        self.kind = kind
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        # no background rescans while we measure (VIEWER_RESCAN: the live path's safety net)
-        env = {**os.environ, "VIEWER_ROOT": root, "VIEWER_POLL": "3600", "VIEWER_RESCAN": "3600"}
-        env.pop("FLASK_DEBUG", None)  # no reloader: the Popen pid must be the server itself
+        environ = {**os.environ, "VIEWER_ROOT": root, "VIEWER_RESCAN": "3600", "WEB_CONCURRENCY": "1"}
+        for k in ("FLASK_DEBUG", "VIEWER_POLL", "VIEWER_HEARTBEAT", "VIEWER_TOKEN", "TAILBOARD_BIND"):
+            environ.pop(k, None)  # no reloader: the Popen pid must be the server itself
+        environ.update(env)
+        if kind == "gunicorn":
+            exe = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+            exe = exe if os.path.exists(exe) else shutil.which("gunicorn") or "gunicorn"
+            cmd = [exe, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", "app:create_app()"]
+        else:
+            cmd = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port)]
         self.log = open(log_path, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port)],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
         self.http = requests.Session()
 
     def url(self, path):
         return self.base + path
 
-    def get(self, path, **kw):
-        r = self.http.get(self.url(path), timeout=600, **kw)
+    def get(self, path, timeout=600, **kw):
+        r = self.http.get(self.url(path), timeout=timeout, **kw)
         r.raise_for_status()
         return r
 
@@ -136,7 +144,7 @@ class Server:
         if self.proc.poll() is not None:
             with open(self.log_path, "rb") as f:
                 tail = f.read()[-3000:].decode(errors="replace")
-            raise RuntimeError(f"server exited with {self.proc.returncode}:\n{tail}")
+            raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{tail}")
 
     def wait_scan(self, path="/api/runs", timeout=600):
         """Poll ``path`` every 20 ms until the scan is done; seconds since Popen of each milestone."""
@@ -167,7 +175,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -187,23 +195,28 @@ def bench_scan(tmp, args, fig, servers):
     fig["tree_runs_by_format"] = counts
 
     # each repeat is a first scan of a fresh store (the files are in the page cache for all)
-    stores = []
-    fig["scan_inprocess_s"], _ = median_of(args.scan_repeat, lambda: stores.append(RunStore(tree)) or stores[-1].scan())
-    store = stores[-1]
-    del stores[:-1]
+    last = []
+
+    def first_scan():
+        last[:] = [RunStore(tree)]  # keep only the newest store alive
+        return last[0].scan()
+
+    fig["scan_inprocess_s"], _ = median_of(args.scan_repeat, first_scan)
+    store = last[0]
     fig["scan_inprocess_runs"] = len(store.runs())
     fig["rescan_inprocess_s"], _ = median_of(args.scan_repeat, store.scan)  # cost of every full rescan
-    del store, stores
+    del store
+    last.clear()  # free the stores before the server part
 
     # the same first scan through the server, polling only the cheap /healthz (no contention)
-    srv = Server(tree, os.path.join(tmp, "server-healthz.log"))
+    srv = Server("flask", tree, os.path.join(tmp, "server-healthz.log"), VIEWER_POLL="3600")
     servers.append(srv)
     marks = srv.wait_scan("/healthz")
     fig["server_scan_healthz_poll_s"] = marks["done"]
     srv.stop()
 
     # the figure asked for: poll /api/runs every 20 ms until scan.phase == "done"
-    srv = Server(tree, os.path.join(tmp, "server-a.log"))
+    srv = Server("flask", tree, os.path.join(tmp, "server-a.log"), VIEWER_POLL="3600")
     servers.append(srv)
     marks = srv.wait_scan("/api/runs")
     fig["server_first_answer_s"] = marks["first_answer"]
@@ -245,7 +258,7 @@ def bench_big(tmp, args, fig, servers):
     root, target, full, dt, size = make_big_tree(tmp, args)
     fig["big_generate_s"], fig["big_bytes"], fig["big_rows"] = dt, size, args.big_rows
 
-    srv = Server(root, os.path.join(tmp, "server-b.log"))
+    srv = Server("flask", root, os.path.join(tmp, "server-b.log"), VIEWER_POLL="3600")
     servers.append(srv)
     srv.wait_scan("/api/runs")
     srv.get("/api/runs")
