@@ -38,6 +38,7 @@ def prepare(root=None):
         if not os.path.exists(os.path.join(root, ".prepared")):
             shutil.copytree(EXAMPLES, root, dirs_exist_ok=True)
             old = time.time() - 2 * 86400
+            write_sweep(root, old)
             for dirpath, _dirs, files in os.walk(root):
                 for f in files:
                     p = os.path.join(dirpath, f)
@@ -45,6 +46,56 @@ def prepare(root=None):
                     os.utime(p, (old, old))
             open(os.path.join(root, ".prepared"), "w").close()
     return root
+
+
+SWEEP_LRS = (0.01, 0.03)
+SWEEP_SEEDS = (0, 1, 2)
+SWEEP_STEPS = 400
+
+
+def write_sweep(root, t0):
+    """A finished learning-rate sweep, three seeds each, plus a run resumed from a checkpoint.
+
+    Generated (deterministically) rather than committed: six runs to compare, overlay and
+    average over seeds; the resumed run logs steps 250..300 twice, as a job requeued by SLURM does.
+    """
+    for lr in SWEEP_LRS:
+        for seed in SWEEP_SEEDS:
+            _sweep_run(root, t0, lr, seed)
+    _sweep_run(root, t0, 0.1, 0, resumed_at=250, crashed_at=300)
+
+
+def _sweep_run(root, t0, lr, seed, resumed_at=None, crashed_at=None):
+    rng = random.Random(f"{lr}-{seed}")
+    name = f"lr{lr}-seed{seed}" + ("-resumed" if resumed_at else "")
+    d = os.path.join(root, "sweep", name)
+    os.makedirs(d, exist_ok=True)
+    rows = ["epoch,lr,step,train/loss,val/acc,val/loss"]
+    steps = list(range(1, SWEEP_STEPS + 1))
+    if resumed_at:  # crashed at ``crashed_at``, requeued from the checkpoint at ``resumed_at``
+        steps = list(range(1, crashed_at + 1)) + list(range(resumed_at + 1, SWEEP_STEPS + 1))
+    t = t0
+    for s in steps:
+        t += 0.5
+        loss = 2.5 * math.exp(-s * lr / 3) + 0.2 + 0.1 * seed / 3 + rng.gauss(0, 0.06)
+        rows.append(f"{s // 50},{lr},{s},{loss:.6f},,")
+        if s % 20 == 0:
+            vloss = loss + 0.1 + rng.gauss(0, 0.02)
+            rows.append(f"{s // 50},,{s},,{min(0.99, 1 - vloss / 3):.6f},{vloss:.6f}")
+    with open(os.path.join(d, "metrics.csv"), "w") as f:
+        f.write("\r\n".join(rows) + "\r\n")
+    last_loss = float(rows[-1].split(",")[5] or rows[-2].split(",")[5])
+    sidecar = {"schema_version": 1, "run_id": name, "run_dir": d, "status": "completed",
+               "created_at": t0, "ended_at": t, "updated_at": t, "display_name": name,
+               "tags": ["demo", "sweep"] + (["resumed"] if resumed_at else []),
+               "notes": "requeued once: steps 251-300 were logged twice" if resumed_at else "",
+               "hparams": {"model.name": "tiny-mlp", "model.hidden": 64, "optim.name": "adamw",
+                           "optim.lr": lr, "data.batch_size": 32, "trainer.max_steps": SWEEP_STEPS,
+                           "seed": seed},
+               "summary": {"val/loss": last_loss, "val/acc": min(0.99, 1 - last_loss / 3)},
+               "checkpoint_path": None}
+    with open(os.path.join(d, "sidecar.json"), "w") as f:
+        json.dump(sidecar, f, indent=2)
 
 
 def png(width, height, pixel):
