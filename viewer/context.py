@@ -1,10 +1,15 @@
 """Context builders shared by the pages and their JSON twins (one source for each answer)."""
 from __future__ import annotations
 
+import itertools
 import posixpath
-from urllib.parse import quote
+import time
+import weakref
+from urllib.parse import quote, urlencode
 
 from flask import current_app, url_for
+
+from . import runquery
 
 STATUSES = ("running", "stale", "failed", "completed", "unknown")
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
@@ -29,25 +34,145 @@ def matches(run, terms):
     return all(t in hay for t in terms)
 
 
-def runs_context(q="", status=None):
-    """The runs list: RUN dicts (newest first), scan progress, counts and key metric columns."""
+def runs_context(q="", status=None, *, args=None, paginate=False, strict=False):
+    """The runs table: one page of RUN dicts after the query in ``args`` (see
+    ``runquery``; without ``args``, just ``q`` and ``status``), plus scan progress, status
+    counts, the data columns and the groups. ``rows``/``groups`` are the page's runs ready for
+    the row template; ``errors`` lists the parameters left out (``strict`` raises instead).
+    ``paginate`` (the page) cuts pages of ``per`` runs even when ``page``/``per`` are absent."""
     s = store()
     runs = s.runs()
-    items = [r.to_json() for r in runs]
+    items, hays, stamp = run_dicts(runs)
     counts = {st: 0 for st in STATUSES}
     for r in items:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    terms = [t for t in (q or "").lower().split() if t]
-    shown = [r for r in items if matches(r, terms) and (not status or r["status"] == status)]
+    qy = runquery.parse({"q": q or "", "status": status or ""} if args is None else args, paginate=paginate)
+    if strict and qy.errors:
+        raise runquery.QueryError("; ".join(qy.errors))
+    columns = key_metrics(s, items, stamp)
+    res = runquery.run_query(items, qy, columns, hay=lambda r: hays[r["id"]], clamp=not strict)
+    qy.page = res["page"]
+    now = time.time()
+    views = {r["id"]: runquery.row_view(r, now) for r in res["runs"]}
+    groups = [{**g, "runs": [views[r["id"]] for r in g["runs"]]} for g in res["groups"] or ()]
+    base = url_for("tailboard.pages.index")
     return {
-        "runs": shown,
-        "total": len(items),
+        **res,
+        "rows": [views[r["id"]] for r in res["runs"]],
+        "groups": groups if res["groups"] is not None else None,
         "counts": counts,
         "scan": dict(s.scan_state),
-        "columns": s.key_metrics(runs),
-        "q": q or "",
-        "status": status or "",
+        "columns": columns,
+        "query": qy,
+        "errors": qy.errors,
+        "q": qy.q,
+        "status": qy.status,
+        "sel": qy.sel,
+        "base": base,
+        "compare_base": base + "compare",
+        "sel_qs": urlencode([("run", rid) for rid in qy.sel]),
     }
+
+
+_RUN_CACHE = {}  # Run -> ((version, format), build, RUN dict, search text); pruned in run_dicts
+_KEY_METRICS = weakref.WeakKeyDictionary()  # RunStore -> ((runs, newest build), key metric names)
+_builds = itertools.count(1)
+
+
+def run_dicts(runs):
+    """RUN dicts of ``runs``, their search text by id, and a stamp that changes whenever one
+    of them does. Only runs that changed are rebuilt (10,000 ``to_json`` calls cost 0.3 s; a
+    filter keystroke must not pay that). The dicts are shared: read them, never change them."""
+    items, hays, newest = [], {}, 0
+    for r in runs:
+        key = (r.version, r.format)
+        hit = _RUN_CACHE.get(r)
+        # a file change bumps the version; time alone only moves a running run (to stale/unknown)
+        if hit is None or hit[0] != key or (hit[2]["status"] == "running" and r.status() != "running"):
+            data = r.to_json()
+            hit = _RUN_CACHE[r] = (key, next(_builds), data, runquery.haystack(data))
+        items.append(hit[2])
+        hays[hit[2]["id"]] = hit[3]
+        if hit[1] > newest:
+            newest = hit[1]
+    if len(_RUN_CACHE) > 2 * len(items) + 1000:  # runs that vanished (or another store's)
+        keep = set(runs)
+        for r in list(_RUN_CACHE):  # list() copies in one step: other requests may insert meanwhile
+            if r not in keep:
+                _RUN_CACHE.pop(r, None)
+    return items, hays, (len(items), newest)
+
+
+def key_metrics(s, items, stamp):
+    """The store's key metric columns for these RUN dicts, recomputed only when one changed."""
+    cached = _KEY_METRICS.get(s)
+    if cached is None or cached[0] != stamp:
+        cached = _KEY_METRICS[s] = (stamp, s.key_metrics([_Summary(r) for r in items]))
+    return cached[1]
+
+
+class _Summary:
+    """A RUN dict seen as the store's ``key_metrics`` expects a run (one ``summary()``)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    def summary(self):
+        return self.data["summary"]
+
+
+def columns_context(args):
+    """The column picker: every metric and hparam key of the runs the query matches."""
+    ctx = runs_context(args=args, paginate=False)
+    metrics, hparams = {}, {}
+    for r in ctx["runs"]:
+        for k in r["summary"]:
+            metrics[k] = metrics.get(k, 0) + 1
+        for k in r["hparams"]:
+            hparams[k] = hparams.get(k, 0) + 1
+    shown = [c.key for c in ctx["cols"]]
+    return {"shown": shown, "cols_param": ctx["query"].cols is not None,
+            "metrics": sorted(metrics, key=lambda k: (-metrics[k], k))[:PICKER_MAX],
+            "hparams": sorted(hparams, key=lambda k: (-hparams[k], k))[:PICKER_MAX],
+            "more": max(0, len(metrics) - PICKER_MAX) + max(0, len(hparams) - PICKER_MAX)}
+
+
+def rows_context(args):
+    """Rows for the runs named by ``run`` (repeatable; unknown ones skipped) with the columns
+    in ``cols`` and the boxes of ``sel`` checked."""
+    s = store()
+    qy = runquery.parse(args)
+    if qy.errors:
+        raise runquery.QueryError("; ".join(qy.errors))
+    now = time.time()
+    rows = [runquery.row_view(s.get(rid, refresh=False).to_json(), now)
+            for rid in dict.fromkeys(runquery.getlist(args, "run")[:ROWS_MAX]) if s.has(rid)]
+    return {"rows": rows, "cols": qy.cols or [], "sel": qy.sel}
+
+
+ROWS_MAX = 1000    # rows one /-/partials/rows answer renders (a page holds at most 1000)
+PICKER_MAX = 300   # names listed per kind in the column picker
+ACTIVITY_MAX = 8   # cards in each overview strip
+
+
+def activity_context():
+    """The overview strips: running runs (latest update first) and the latest created runs,
+    each with its first key metric's last value."""
+    s = store()
+    runs = s.runs()
+    items, _hays, stamp = run_dicts(runs)
+    key = key_metrics(s, items, stamp)
+    active = [r for r in items if r["status"] == "running"][:ACTIVITY_MAX]  # already newest first
+    recent = sorted(items, key=lambda r: -(r["created_at"] or 0))[:ACTIVITY_MAX]
+
+    def card(r):
+        metric = next((m for m in key if m in r["summary"]), None)
+        return {**r, "metric": metric, "value": r["summary"].get(metric) if metric else None}
+
+    return {"active": [card(r) for r in active], "recent": [card(r) for r in recent],
+            "running": sum(r["status"] == "running" for r in items), "scan": dict(s.scan_state)}
 
 
 def run_context(run_id):

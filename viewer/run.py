@@ -38,6 +38,7 @@ class Run:
         self.changed_paths = ()   # files whose stamp moved at the last refresh
         self.unreported = set()   # ... and at every refresh since the store last reported the run
         self.cursors = {}         # series name -> (Series object, points already published)
+        self._updated = None      # (version, updated_at): the runs list sorts by it on every request
         self.update(found)
 
     def update(self, found):
@@ -189,9 +190,14 @@ class Run:
         return [t for p, t, _s in (self.stamp or ()) if p != self.path]
 
     def updated_at(self):
+        cached = self._updated
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
         times = self._file_times()
         times += [self.meta[k] for k in ("updated_at", "heartbeat_at") if k in self.meta]
-        return max(times) if times else None
+        value = max(times) if times else None
+        self._updated = (self.version, value)
+        return value
 
     def created_at(self):
         if "created_at" in self.meta:

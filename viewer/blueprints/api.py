@@ -64,8 +64,11 @@ def _float_arg(name):
 
 @bp.get("/api/runs")
 def runs():
-    ctx = runs_context(request.args.get("q", ""), request.args.get("status"))
-    return jsonify(runs=ctx["runs"], scan=ctx["scan"])
+    """Every matching run (newest first), or one page of them with ``page``/``per``; the same
+    query parameters as the overview (see ``runquery``). A bad one is a 400."""
+    ctx = runs_context(args=request.args, strict=True)
+    return jsonify(runs=ctx["runs"], scan=ctx["scan"], total=ctx["total"], matched=ctx["matched"],
+                   page=ctx["page"], pages=ctx["pages"])
 
 
 @bp.get("/api/runs/<path:path>")

@@ -1,0 +1,600 @@
+"""The runs table's query: parse, filter, sort, group and paginate a list of RUN dicts.
+
+Pure (no Flask): the page, its htmx fragment and ``/api/runs`` all call :func:`parse` then
+:func:`run_query`, so they agree on every parameter. A bad parameter is reported as a message
+(``Query.errors``) and left out, so a page can still show the rest; the API refuses it.
+
+URL parameters: ``q`` (words ANDed, or a regex with ``regex=1``), ``f`` (repeatable filter
+chips: ``status:x``, ``tag:x``, ``format:x``, ``<key><op><value>``), ``status``, ``sort``
+(``name|status|format|created|updated|duration|hp:<key>|m:<metric>``), ``order``
+(``asc|desc``), ``group`` (``status|tag|format|hp:<key>``), ``cols`` (comma list of
+``hp:``/``m:`` names; ``-`` for none), ``page``, ``per``, ``sel`` (repeatable run ids), ``fold`` (repeatable
+group values).
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from urllib.parse import urlencode
+
+from .errors import BadRequest
+
+STATUSES = ("running", "stale", "failed", "completed", "unknown")  # as context.STATUSES
+FIXED_SORTS = ("name", "status", "format", "created", "updated", "duration")
+TEXT_SORTS = ("name", "status", "format")          # first click sorts these ascending
+FIXED_GROUPS = ("status", "tag", "format")
+OPS = ("!=", ">=", "<=", "=", ">", "<")             # two-character operators first
+MAX_PATTERN = 200      # a regex longer than this is refused (each one runs over every run)
+MAX_CHIPS = 32
+PER_DEFAULT, PER_MAX = 100, 1000
+HP_COLUMNS = 3         # varying hparam columns shown by default
+GROUP_CHOICES = 8      # varying hparams offered in the "group by" menu
+HP_SAMPLE = 500        # runs looked at to choose those columns (a heuristic needs no more)
+NONE_GROUP = "(none)"  # the group of runs without the grouped value
+
+CHIP_RE = re.compile(r"^(?P<key>[^=!<>]+?)\s*(?P<op>!=|>=|<=|=|>|<)\s*(?P<value>.*)$", re.S)
+CHIP_HELP = ("write status:<status>, tag:<tag>, format:<format> or <key><op><value> "
+             "with op one of = != > >= < <=")
+
+
+class QueryError(BadRequest):
+    """A parameter of the runs query that cannot be read (400 on the API)."""
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def as_number(v):
+    """A float for numbers and numeric strings (YAML keeps ``1e-3`` a string), else None."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        f = float(v)
+    elif isinstance(v, str):
+        try:
+            f = float(v.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return None if math.isnan(f) else f
+
+
+def as_text(v):
+    """How a value reads in a filter: ``true``/``false`` for booleans, ``str()`` otherwise."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "" if v is None else str(v)
+
+
+def duration_of(run):
+    """(seconds, how): the recorded duration, else updated - created ("elapsed"), else (None, "")."""
+    if run.get("duration") is not None:
+        return run["duration"], "recorded"
+    created, updated = run.get("created_at"), run.get("updated_at")
+    if created and updated and updated >= created:
+        return updated - created, "elapsed"
+    return None, ""
+
+
+def short_number(v, op="="):
+    """A short decimal text of ``v`` (4 significant digits when that keeps the run in its own
+    chip ``<op> text``: rounded down for ``>=``, up for ``<=``, to nearest for ``=``)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if op in (">=", "<=") and v != 0:
+        d = Decimal(repr(v))
+        q = d.quantize(Decimal(1).scaleb(d.adjusted() - 3), rounding=ROUND_FLOOR if op == ">=" else ROUND_CEILING)
+        text = f"{float(q):g}" if abs(d.adjusted()) < 5 else f"{float(q):.4g}"
+        f = float(text)
+        if (op == ">=" and f <= v) or (op == "<=" and f >= v):
+            return text
+        return repr(v)
+    for digits in range(4, 18):
+        text = f"{v:.{digits}g}"
+        if math.isclose(float(text), v, rel_tol=1e-6):
+            return text
+    return repr(v)
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+class Column:
+    """A data column of the table: ``hp:<key>`` (an hparam) or ``m:<metric>`` (last value)."""
+
+    def __init__(self, key):
+        kind, _, name = key.partition(":")
+        if kind not in ("hp", "m") or not name:
+            raise QueryError(f"column {key!r} must be hp:<hparam key> or m:<metric name>")
+        self.key, self.kind, self.name = key, kind, name
+
+    def __eq__(self, other):
+        return isinstance(other, Column) and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __repr__(self):
+        return f"Column({self.key!r})"
+
+    @property
+    def numeric(self):
+        return self.kind == "m"
+
+    def value(self, run):
+        """The run's value in this column, or None."""
+        src = run.get("hparams") if self.kind == "hp" else run.get("summary")
+        return (src or {}).get(self.name)
+
+    def chip(self, run):
+        """The filter chip that keeps runs like this one here, or "" when it has no value."""
+        v = self.value(run)
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return ""
+        if self.kind == "m" and as_number(v) is not None:
+            return f"{self.name}>={short_number(v, '>=')}"
+        text = short_number(v) if isinstance(v, float) else as_text(v)
+        return f"{self.name}={text}"
+
+
+def metric_columns(names):
+    """Columns for metric names (the store's key metrics)."""
+    return [Column("m:" + n) for n in names]
+
+
+def varying_hparams(runs, k=HP_COLUMNS):
+    """Up to k hparam keys whose values differ across ``runs``: most common first.
+
+    Keys set in under half of the runs, and text that differs in every run (paths, ids),
+    are left out; a large list is sampled, which is enough for a heuristic.
+    """
+    if len(runs) < 2:
+        return []
+    sample = runs[::max(1, len(runs) // HP_SAMPLE)]
+    seen = {}   # key -> [count, distinct values (capped)]
+    for r in sample:
+        for key, v in (r.get("hparams") or {}).items():
+            s = seen.get(key)
+            if s is None:
+                s = seen[key] = [0, set()]
+            s[0] += 1
+            if len(s[1]) <= 64:
+                s[1].add(v if isinstance(v, (str, int, float)) else as_text(v))
+    floor = max(2, len(sample) / 2)
+    keep = []
+    for key, (count, values) in seen.items():
+        if count < floor or len({as_text(v) for v in values}) < 2:
+            continue
+        if len(values) >= count >= 3 and any(as_number(v) is None for v in values):
+            continue  # text that differs in every run: a path or an id
+        keep.append((-count, len(values), key))
+    return [key for _c, _n, key in sorted(keep)[:k]]
+
+
+# -- filter chips ---------------------------------------------------------------------------
+
+
+class Chip:
+    """One filter chip: ``status:x``, ``tag:x``, ``format:x`` or ``[hp:|m:]<key><op><value>``."""
+
+    def __init__(self, text):
+        self.text = text = text.strip()
+        if not text:
+            raise QueryError("empty filter")
+        head, sep, rest = text.partition(":")
+        if sep and head in ("status", "tag", "format"):
+            self.kind, self.key, self.op, self.value = head, head, "=", rest.strip()
+            if not self.value:
+                raise QueryError(f"filter {text!r} needs a value after {head}:")
+            if head == "status" and self.value not in STATUSES:
+                raise QueryError(f"filter {text!r}: status must be one of {', '.join(STATUSES)}")
+            return
+        scope = None
+        if sep and head in ("hp", "m"):
+            scope, text = head, rest
+        m = CHIP_RE.match(text)
+        if not m or not m["key"].strip():
+            raise QueryError(f"cannot read filter {self.text!r}: {CHIP_HELP}")
+        self.kind, self.scope = "cmp", scope
+        self.key, self.op, self.value = m["key"].strip(), m["op"], m["value"].strip()
+        if not self.value:
+            raise QueryError(f"filter {self.text!r} needs a value after {self.op}")
+        self.number = as_number(self.value)
+
+    def __repr__(self):
+        return f"Chip({self.text!r})"
+
+    def matches(self, run):
+        if self.kind == "status":
+            return run["status"] == self.value
+        if self.kind == "tag":
+            want = self.value.casefold()
+            return any(str(t).casefold() == want for t in run.get("tags") or ())
+        if self.kind == "format":
+            return str(run.get("format", "")).casefold() == self.value.casefold()
+        return self._compare(self._lookup(run))
+
+    def _lookup(self, run):
+        """The run's value for the key: its hparam, else its summary metric (unless scoped)."""
+        hp, summary = run.get("hparams") or {}, run.get("summary") or {}
+        if self.scope != "m" and self.key in hp:
+            return hp[self.key]
+        if self.scope != "hp" and self.key in summary:
+            return summary[self.key]
+        return None
+
+    def _compare(self, v):
+        if v is None:
+            return False   # a run without the value never matches, not even !=
+        n = as_number(v)
+        if n is not None and self.number is not None:
+            a, b, close = n, self.number, math.isclose(n, self.number, rel_tol=1e-6)
+        else:
+            a, b = as_text(v).casefold(), self.value.casefold()
+            close = a == b
+        op = self.op
+        if op == "=":
+            return close
+        if op == "!=":
+            return not close
+        if op == ">=":
+            return close or a > b
+        if op == "<=":
+            return close or a < b
+        if op == ">":
+            return not close and a > b
+        return not close and a < b
+
+
+# -- the query ------------------------------------------------------------------------------
+
+
+def getlist(args, name):
+    """Every value of a parameter, from a MultiDict or a plain dict of str/list."""
+    if hasattr(args, "getlist"):
+        return [v for v in args.getlist(name)]
+    v = args.get(name)
+    if v is None:
+        return []
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _get(args, name):
+    values = getlist(args, name)
+    return values[0] if values else ""
+
+
+class Query:
+    """The parsed state of the runs table. ``errors`` lists what was left out and why."""
+
+    def __init__(self):
+        self.q, self.regex, self.pattern = "", False, None
+        self.chips, self.status = [], ""
+        self.sort, self.order = "", "desc"
+        self.group, self.cols = "", None
+        self.page, self.per, self.paginate = 1, PER_DEFAULT, True
+        self.sel, self.fold, self.errors = [], [], []
+
+    @property
+    def terms(self):
+        return [t for t in self.q.lower().split() if t]
+
+    @property
+    def filtered(self):
+        """True when any filter (text, chip or status) narrows the list."""
+        return bool(self.q.strip() or self.chips or self.status)
+
+    def params(self, **changes):
+        """The query as URL pairs, defaults left out; ``changes`` replace keys (None drops one)."""
+        state = {
+            "q": self.q or None, "regex": "1" if self.regex else None,
+            "f": [c.text for c in self.chips], "status": self.status or None,
+            "sort": self.sort or None, "order": self.order if self.sort else None,
+            "group": self.group or None,
+            "cols": (",".join(c.key for c in self.cols) or "-") if self.cols is not None else None,
+            "per": str(self.per) if self.paginate and self.per != PER_DEFAULT else None,
+            "page": str(self.page) if self.page > 1 else None,
+            "sel": list(self.sel), "fold": list(self.fold),
+        }
+        state.update(changes)
+        pairs = []
+        for key, v in state.items():
+            for item in (v if isinstance(v, (list, tuple)) else [v]):
+                if item not in (None, ""):
+                    pairs.append((key, str(item)))
+        return pairs
+
+    def qs(self, **changes):
+        """``params`` as a query string (for links)."""
+        return urlencode(self.params(**changes))
+
+    def sort_order_for(self, key):
+        """The order a click on column ``key``'s header asks for: flip the current one, else
+        ascending for text, descending for numbers and times."""
+        if key == self.sort:
+            return "asc" if self.order == "desc" else "desc"
+        return "asc" if key in TEXT_SORTS else "desc"
+
+    def chips_without(self, chip):
+        return [c.text for c in self.chips if c is not chip]
+
+
+def parse(args, paginate=True):
+    """A :class:`Query` from request arguments. Bad parts are left out and explained in
+    ``errors``. ``paginate=False`` (the API without ``page``/``per``) keeps every run."""
+    qy = Query()
+    qy.q = _get(args, "q")[:1000]
+    qy.regex = _get(args, "regex") in ("1", "true", "on", "yes")
+    if qy.regex and qy.q:
+        try:
+            qy.pattern = compile_pattern(qy.q)
+        except QueryError as e:
+            qy.errors.append(e.message)
+    for text in getlist(args, "f")[:MAX_CHIPS]:
+        if not text.strip():
+            continue
+        try:
+            chip = Chip(text)
+        except QueryError as e:
+            qy.errors.append(e.message)
+            continue
+        if all(c.text != chip.text for c in qy.chips):
+            qy.chips.append(chip)
+    _parse_status(qy, _get(args, "status"))
+    _parse_sort(qy, _get(args, "sort"), _get(args, "order"))
+    _parse_group(qy, _get(args, "group"))
+    _parse_cols(qy, args)
+    _parse_pages(qy, _get(args, "page"), _get(args, "per"), paginate)
+    qy.sel = list(dict.fromkeys(s for s in getlist(args, "sel") if s))
+    qy.fold = list(dict.fromkeys(s for s in getlist(args, "fold") if s))
+    return qy
+
+
+def compile_pattern(text):
+    """``text`` as a case-insensitive regex (``^``/``$`` also match at each field's edges)."""
+    if len(text) > MAX_PATTERN:
+        raise QueryError(f"regular expression too long: at most {MAX_PATTERN} characters")
+    try:
+        return re.compile(text, re.I | re.M)
+    except re.error as e:
+        raise QueryError(f"invalid regular expression {text!r}: {e}") from None
+
+
+def _parse_status(qy, status):
+    if status and status not in STATUSES:
+        qy.errors.append(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    else:
+        qy.status = status
+
+
+def _known_key(key):
+    return key in FIXED_SORTS or (key.startswith(("hp:", "m:")) and len(key.split(":", 1)[1]) > 0)
+
+
+def _parse_sort(qy, sort, order):
+    if sort and not _known_key(sort):
+        qy.errors.append(f"cannot sort by {sort!r}: use {', '.join(FIXED_SORTS)}, hp:<key> or m:<metric>")
+        sort = ""
+    qy.sort = sort
+    if order and order not in ("asc", "desc"):
+        qy.errors.append(f"order must be asc or desc, not {order!r}")
+        order = ""
+    qy.order = order or ("asc" if sort in TEXT_SORTS else "desc")
+
+
+def _parse_group(qy, group):
+    if group and group not in FIXED_GROUPS and not (group.startswith("hp:") and len(group) > 3):
+        qy.errors.append(f"cannot group by {group!r}: use status, tag, format or hp:<key>")
+        group = ""
+    qy.group = group
+
+
+def _parse_cols(qy, args):
+    raw = getlist(args, "cols")
+    if not raw:
+        return
+    cols = []
+    for key in ",".join(raw).split(","):
+        if key.strip() == "-":  # "-": no data column at all
+            continue
+        key = key.strip()
+        if not key:
+            continue
+        try:
+            col = Column(key)
+        except QueryError as e:
+            qy.errors.append(e.message)
+            continue
+        if col not in cols:
+            cols.append(col)
+    qy.cols = cols
+
+
+def _parse_int(qy, name, raw, lo, hi):
+    try:
+        v = int(raw)
+    except ValueError:
+        v = None
+    if v is None or v < lo or (hi is not None and v > hi):
+        qy.errors.append(f"{name} must be a whole number from {lo}" + (f" to {hi}" if hi else "")
+                         + f", not {raw!r}")
+        return None
+    return v
+
+
+def _parse_pages(qy, page, per, paginate):
+    qy.paginate = paginate or bool(page or per)
+    if per:
+        qy.per = _parse_int(qy, "per", per, 1, PER_MAX) or PER_DEFAULT
+    if page:
+        qy.page = _parse_int(qy, "page", page, 1, None) or 1
+
+
+# -- filter, sort, group, paginate ------------------------------------------------------------
+
+
+def haystack(run):
+    """The text ``q`` searches: id, name, status, format, tags, notes, hparams as key=value
+    (one field a line, lowercased)."""
+    parts = [run["id"], str(run["name"]), run["status"], run["format"], " ".join(map(str, run["tags"])),
+             run.get("notes") or ""]
+    parts += [f"{k}={v}" for k, v in (run.get("hparams") or {}).items()]
+    return "\n".join(parts).lower()
+
+
+def select(runs, qy, hay=haystack):
+    """The runs that pass the text or regex filter, every chip and the status (``hay`` gives
+    a run's search text: a caller may cache it)."""
+    terms = [] if qy.regex else qy.terms
+    pattern = qy.pattern if qy.regex else None
+    chips, status = qy.chips, qy.status
+    out = []
+    for r in runs:
+        if status and r["status"] != status:
+            continue
+        if chips and not all(c.matches(r) for c in chips):
+            continue
+        if terms or pattern:
+            text = hay(r)
+            if pattern is not None and not pattern.search(text):
+                continue
+            if terms and not all(t in text for t in terms):
+                continue
+        out.append(r)
+    return out
+
+
+def sort_value(run, key, col=None):
+    """The value sorted on for column ``key``: (kind, value) with numbers before text, or None
+    when the run has none (it then sorts last, whatever the order). ``col``: ``Column(key)``,
+    made once by a caller sorting many runs."""
+    if key == "name":
+        return (1, str(run["name"]).casefold())
+    if key == "status":
+        return (0, STATUSES.index(run["status"]) if run["status"] in STATUSES else len(STATUSES))
+    if key == "format":
+        return (1, str(run["format"]))
+    if key == "created":
+        v = run.get("created_at")
+    elif key == "updated":
+        v = run.get("updated_at")
+    elif key == "duration":
+        v = duration_of(run)[0]
+    else:
+        v = (col or Column(key)).value(run)
+    if v is None:
+        return None
+    n = as_number(v)
+    if n is not None:
+        return (0, n)
+    if isinstance(v, float):  # nan
+        return None
+    return (1, as_text(v).casefold())
+
+
+def sort_runs(runs, key, order):
+    """Runs sorted by column ``key``; those without a value last in either order. Ties keep
+    the incoming order (newest first)."""
+    if not key:
+        return list(runs)
+    col = Column(key) if key.startswith(("hp:", "m:")) else None
+    keyed = [(sort_value(r, key, col), r) for r in runs]
+    have = [kr for kr in keyed if kr[0] is not None]
+    have.sort(key=lambda kr: kr[0], reverse=order == "desc")
+    return [r for _v, r in have] + [r for v, r in keyed if v is None]
+
+
+def group_value(run, group):
+    """The value a run is grouped under (its first tag for ``tag``), or None."""
+    if group == "status":
+        return run["status"]
+    if group == "format":
+        return run["format"]
+    if group == "tag":
+        tags = run.get("tags") or ()
+        return str(tags[0]) if tags else None
+    v = (run.get("hparams") or {}).get(group[3:])
+    return None if v is None else v
+
+
+def _group_order(group, value):
+    if value is None:
+        return (2, 0, "")
+    if group == "status":
+        return (0, STATUSES.index(value) if value in STATUSES else 99, value)
+    n = as_number(value)
+    return (0, n, "") if n is not None else (1, 0, as_text(value).casefold())
+
+
+def group_runs(runs, group):
+    """[(key, value, runs)] in group order (statuses in their order, numbers numerically,
+    text alphabetically, runs without the value last); ``key`` is the value as text."""
+    groups = {}
+    for r in runs:
+        v = group_value(r, group)
+        k = NONE_GROUP if v is None else as_text(v)
+        if k not in groups:
+            groups[k] = (v, [])
+        groups[k][1].append(r)
+    keys = sorted(groups, key=lambda k: _group_order(group, groups[k][0]))
+    return [(k, groups[k][0], groups[k][1]) for k in keys]
+
+
+def run_query(items, qy, key_metrics=(), hay=haystack, clamp=True):
+    """Apply the query to RUN dicts (newest first). Returns a dict: ``runs`` (this page),
+    ``total``, ``matched``, ``page``, ``pages``, ``per``, ``cols`` (the data columns),
+    ``group_choices`` (``status``, ``tag``, ``format``, then hparams that vary) and
+    ``groups`` (``[{"key", "value", "count", "best", "runs", "folded"}]`` for this page, or
+    None when not grouped). ``clamp`` brings a page past the end back to the last one."""
+    matched = select(items, qy, hay)
+    ordered = sort_runs(matched, qy.sort, qy.order)
+    grouped = group_runs(ordered, qy.group) if qy.group else None
+    if grouped is not None:
+        ordered = [r for _k, _v, rs in grouped for r in rs]
+    pages = max(1, math.ceil(len(ordered) / qy.per)) if qy.paginate else 1
+    page = min(qy.page, pages) if clamp else qy.page  # a narrowed list: its last page
+    shown = ordered[(page - 1) * qy.per: page * qy.per] if qy.paginate else ordered
+    varying = varying_hparams(matched, k=GROUP_CHOICES)
+    if qy.cols is not None:
+        cols = list(qy.cols)
+    else:
+        cols = metric_columns(key_metrics) + [Column("hp:" + k) for k in varying[:HP_COLUMNS]]
+    choices = list(FIXED_GROUPS) + ["hp:" + k for k in varying]
+    if qy.group and qy.group not in choices:
+        choices.append(qy.group)
+    return {"runs": shown, "total": len(items), "matched": len(matched), "page": page, "pages": pages,
+            "per": qy.per, "cols": cols, "group_choices": choices,
+            "groups": _page_groups(shown, grouped, qy) if grouped else None}
+
+
+def _page_groups(shown, grouped, qy):
+    """The groups present on this page, each with its count over every page and the first
+    value of the sort column in it (the best, in the chosen order)."""
+    on_page = {}
+    for r in shown:
+        on_page.setdefault(id(r), r)
+    folded = set(qy.fold)
+    out = []
+    for key, value, runs in grouped:
+        here = [r for r in runs if id(r) in on_page]
+        if not here:
+            continue
+        best = None
+        if qy.sort and qy.sort not in TEXT_SORTS:  # runs are sorted: the first value is the best
+            best = next((v[1] for v in (sort_value(r, qy.sort) for r in runs) if v is not None), None)
+        out.append({"key": key, "value": value, "count": len(runs), "best": best,
+                    "runs": here, "folded": key in folded})
+    return out
+
+
+def row_view(run, now=None):
+    """A RUN dict plus ``view``: what its table row shows beyond the raw fields (duration and
+    how it was measured, whether it is ongoing, seconds since its last update)."""
+    now = time.time() if now is None else now
+    seconds, how = duration_of(run)
+    updated = run.get("updated_at")
+    return {**run, "view": {"duration": seconds, "how": how, "ongoing": run["status"] == "running",
+                            "idle": (now - updated) if updated else None}}
