@@ -7,24 +7,99 @@ only non-finite values is a ``null`` point, so the chart shows the gap.
 from __future__ import annotations
 
 import math
+import operator
+from array import array
+from bisect import bisect_left, bisect_right
+from itertools import islice
 
 
 def _clean(v):
     return v if math.isfinite(v) else None
 
 
+def _all_finite(xs):
+    try:
+        return math.isfinite(math.fsum(xs))  # finite only when every x is; in C
+    except (ValueError, OverflowError):  # -inf + inf, or finite values summing past the float range
+        return False
+
+
 def select(xs, ys, start=None, end=None):
     """Indices of points whose x is finite and within [start, end] (a ``range`` when all are)."""
-    if start is None and end is None and math.isfinite(math.fsum(xs)):
-        return range(len(xs))  # fsum is finite only when every x is: no index list needed
+    if start is None and end is None and _all_finite(xs):
+        return range(len(xs))  # no index list needed
     lo = -math.inf if start is None else start
     hi = math.inf if end is None else end
-    return [i for i, x in enumerate(xs) if lo <= x <= hi]
+    return [i for i, x in enumerate(xs) if lo <= x <= hi and -math.inf < x < math.inf]
+
+
+def non_decreasing(xs, start=0):
+    """True when ``xs[start:]`` never goes down (NaN, an absent x, is skipped)."""
+    tail = islice(xs, start, None)
+    if all(map(operator.le, tail, islice(xs, start + 1, None))):
+        return True  # the common case, in C: sorted and no NaN
+    last = -math.inf
+    for x in islice(xs, start, None):
+        if x < last:
+            return False
+        if x == x:
+            last = x
+    return True
+
+
+def has_nan(xs, start=0):
+    """True when ``xs[start:]`` holds a NaN (an absent x)."""
+    return any(x != x for x in islice(xs, start, None))
+
+
+def select_sorted(xs, start=None, end=None):
+    """``select`` for x values known to be sorted and NaN-free: two bisections, a ``range``."""
+    lo = 0 if start is None else bisect_left(xs, start)
+    hi = len(xs) if end is None else bisect_right(xs, end)
+    while lo < hi and not math.isfinite(xs[lo]):
+        lo += 1  # -inf sorts first, inf last
+    while hi > lo and not math.isfinite(xs[hi - 1]):
+        hi -= 1
+    return range(lo, hi)
+
+
+def restart_kept(xs):
+    """Indices that survive TensorBoard's purge, in order. A restart is a point whose x is below
+    the one logged before it (resumed from a checkpoint); it drops every earlier point whose x
+    is >= its own. One backward pass; a NaN x never stays. The kept x never go down."""
+    kept = array("l")
+    low = math.inf  # the smallest x of the restarts after the current point
+    nxt = math.nan  # the next finite x after the current point (an absent x is skipped)
+    for i, x in zip(range(len(xs) - 1, -1, -1), reversed(xs)):
+        if nxt < x:  # the point after this one is a restart
+            low = min(low, nxt)
+        if x < low:  # NaN fails it too
+            kept.append(i)
+        if x == x:
+            nxt = x
+    kept.reverse()
+    return kept
+
+
+def select_kept(xs, kept, start=None, end=None):
+    """The indices of ``kept`` (their x non-decreasing) whose x is finite and in [start, end]."""
+    def x_of(i):
+        return xs[i]
+    lo = 0 if start is None else bisect_left(kept, start, key=x_of)
+    hi = len(kept) if end is None else bisect_right(kept, end, key=x_of)
+    while lo < hi and not math.isfinite(xs[kept[lo]]):
+        lo += 1  # -inf sorts first, inf last
+    while hi > lo and not math.isfinite(xs[kept[hi - 1]]):
+        hi -= 1
+    return kept[lo:hi]
 
 
 def _bucket(vals):
     """(mean, min, max) of the finite values, or Nones."""
-    total = math.fsum(vals)
+    try:
+        total = math.fsum(vals)
+    except (ValueError, OverflowError):  # -inf and inf in one bucket
+        total = math.nan
     if math.isfinite(total):  # the common case, all in C: no non-finite value in the bucket
         return total / len(vals), min(vals), max(vals)
     finite = [v for v in vals if math.isfinite(v)]

@@ -34,14 +34,16 @@ def events():
     v = viewer()
     if request.args.get("dir"):
         return folder_events(v, request.args["dir"])
-    audience = request.args.get("run", "")
+    # ``run`` repeats on a page showing several runs (compare): it gets each run's events
+    runs = [r for r in dict.fromkeys(request.args.getlist("run")) if r]
+    audiences = frozenset(runs or [""])
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    sub = v.bus.subscribe(lambda e: e.audience == audience, last)
+    sub = v.bus.subscribe(lambda e: e.audience in audiences, last)
     first = []
-    if request.args.get("scan") and not audience:  # the page was drawn mid-scan: where is it now?
+    if request.args.get("scan") and not runs:  # the page was drawn mid-scan: where is it now?
         first.append(sse(None, "scan", render_template("tailboard/partials/_scan.html", scan=v.store.scan_state)))
     # polling sees a run's own files only: while its page is open, stat its media folders too
-    looked_at = v.store.media_folders(audience) if audience else []
+    looked_at = [p for rid in runs for p in v.store.media_folders(rid)]
 
     def render(ev):
         return sse(None, "resync", "{}") if ev is RESYNC else ev.text(sse), False
