@@ -36,7 +36,7 @@ class Viewer:
             self.init_app(app)
 
     def init_app(self, app):
-        from .blueprints import api, assets, files, livereload, pages, sock, stream
+        from .blueprints import api, assets, compare, files, livereload, pages, sock, stream
 
         self.config = settings.load(app, self.options)
         root = self.config["VIEWER_ROOT"]
@@ -49,7 +49,7 @@ class Viewer:
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
                        template_folder=TEMPLATES)
-        for child in (assets.bp, pages.bp, api.bp, files.bp, livereload.bp, stream.bp, sock.bp):
+        for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp):
             bp.register_blueprint(child)
         token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix
         bp.before_request(lambda: access.check(token, prefix))
