@@ -20,7 +20,14 @@
 
   function rows() { return Array.from(document.querySelectorAll("tr.run-row[data-run]")).filter((r) => r.offsetParent !== null); }
 
-  function focused() { return document.querySelector("tr.run-row.kbd-focus"); }
+  // the focused run is remembered by id: a live re-fetch of the table swaps its rows
+  let focusedId = null;
+  function focused() {
+    if (focusedId === null) return null;
+    const row = rows().find((r) => r.dataset.run === focusedId) || null;
+    if (row && !row.classList.contains("kbd-focus")) row.classList.add("kbd-focus");
+    return row;
+  }
 
   function moveRow(delta) {
     const all = rows();
@@ -28,8 +35,9 @@
     const cur = focused();
     let i = cur ? all.indexOf(cur) + delta : (delta > 0 ? 0 : all.length - 1);
     i = Math.max(0, Math.min(all.length - 1, i));
-    if (cur) cur.classList.remove("kbd-focus");
+    document.querySelectorAll("tr.run-row.kbd-focus").forEach((r) => r.classList.remove("kbd-focus"));
     all[i].classList.add("kbd-focus");
+    focusedId = all[i].dataset.run;
     all[i].scrollIntoView({ block: "nearest" });
   }
 
@@ -145,6 +153,7 @@
     if (btn && window.tailboardTheme) { window.tailboardTheme.cycle(); return; }
     if (e.target.closest(".keys-toggle")) help();
   });
+  document.addEventListener("htmx:afterSettle", () => { if (focusedId !== null) focused(); });
   document.addEventListener("tailboard:theme", () => document.querySelectorAll(".theme-toggle").forEach(label));
   document.querySelectorAll(".theme-toggle").forEach(label);
   window.tailboardKeys = { help, actions: ACTIONS };

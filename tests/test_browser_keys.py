@@ -82,3 +82,18 @@ def test_theme_switch_follows_the_system_then_forces_light_and_dark_and_is_remem
         assert page.locator(".theme-toggle").inner_text().endswith("dark")
     finally:
         ctx.close()
+
+
+def test_x_selects_runs_and_c_opens_the_compare_view_with_them(page, live_server):
+    page.goto(live_server + "/")
+    rows = page.locator("tr.run-row")
+    rows.first.wait_for()
+    first, second = rows.nth(0).get_attribute("data-run"), rows.nth(1).get_attribute("data-run")
+    for key in ("j", "x", "j", "x"):
+        page.keyboard.press(key)
+    page.wait_for_function("document.querySelectorAll('input.run-select:checked').length === 2")
+    page.keyboard.press("c")
+    page.wait_for_url("**/compare?**")
+    from urllib.parse import parse_qs, urlsplit
+    assert parse_qs(urlsplit(page.url).query)["run"] == [first, second]
+    assert page.errors == []

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, make_response, render_template, request
 
-from ..context import media_panel_context, parse_compare, run_context, runs_context, store, viewer
+from .. import runquery
+from ..charts import chart_context
+from ..context import (activity_context, columns_context, media_panel_context, parse_compare, rows_context,
+                       run_context, runs_context, store, viewer)
 from ..errors import ViewerError
 from ..tailing import render_terminal
 
@@ -38,7 +42,12 @@ def viewer_error(e):
 
 @bp.get("/")
 def index():
-    ctx = runs_context(request.args.get("q", ""), request.args.get("status"))
+    """The overview: the runs table after the query in the URL (see ``runquery``), paginated."""
+    ctx = runs_context(args=request.args, paginate=True)
+    if request.headers.get("HX-History-Restore-Request"):  # htmx restoring history wants the whole page
+        resp = make_response(render_template("tailboard/index.html", **ctx))
+        resp.headers["Vary"] = "HX-Request"
+        return resp
     return page("tailboard/index.html", "tailboard/partials/_runs_table.html", **ctx)
 
 
@@ -47,8 +56,12 @@ def run(run_id):
     tab = request.args.get("tab", "charts")
     if tab not in TABS:
         tab = "charts"
-    ctx = {"run": run_context(run_id), "tab": tab, "x": request.args.get("x", "step")}
-    if tab == "logs":
+    # tab links keep the view's other parameters (chart state, media compare=) for the way back
+    keep = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "tab"])
+    ctx = {"run": run_context(run_id), "tab": tab, "keep_qs": keep}
+    if tab == "charts":
+        ctx["charts"] = chart_context([run_id], request.args)
+    elif tab == "logs":
         ctx["logs"] = [log_fragment_context(run_id, st["id"]) for st in ctx["run"]["logs"]]
     elif tab == "media":
         ctx["media"] = media_panel_context(run_id, parse_compare(request.args.getlist("compare")))
@@ -152,3 +165,32 @@ def tb_bytes(n):
 @bp.app_template_filter("tb_slug")
 def tb_slug(v):
     return re.sub(r"[^A-Za-z0-9_-]", "-", str(v))
+
+
+@bp.get("/-/partials/activity")
+def activity():
+    """The overview's "Active now" and "Recent" strips (re-fetched as runs change)."""
+    ctx = activity_context()
+    return page("tailboard/partials/_activity.html", "tailboard/partials/_activity.html", **ctx)
+
+
+@bp.get("/-/partials/columns")
+def columns():
+    """The runs table's column picker: the metrics and hparams of the runs the query matches."""
+    ctx = columns_context(request.args)
+    return page("tailboard/partials/_columns.html", "tailboard/partials/_columns.html", **ctx)
+
+
+@bp.get("/-/partials/rows")
+def rows():
+    """Table rows of the runs named by ``run`` (repeatable) with the columns in ``cols``: the
+    table fetches them when a live row update lacks a column it shows."""
+    ctx = rows_context(request.args)
+    return page("tailboard/partials/_rows.html", "tailboard/partials/_rows.html", **ctx)
+
+
+@bp.app_context_processor
+def runs_table_helpers():
+    """For the row template rendered alone (the live ``row`` event gets a bare RUN dict and the
+    key metric names): derive what the table would have passed."""
+    return {"tb_row_view": runquery.row_view, "tb_metric_cols": runquery.metric_columns}
