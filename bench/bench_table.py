@@ -9,7 +9,7 @@ seeded) a tree with ``bench/make_runs.py``, starts the real server (``Server`` o
 
 (a) navigation to ``/`` until the table's rows are painted (target < 1 s);
 (b) a filter typed in the box until the table shows the filtered rows, painted
-    (target < 200 ms; this includes the box's 60 ms debounce);
+    (target < 200 ms; this includes the box's 25 ms debounce);
 (c) the server's time for ``/api/runs?q=...``, the table fragment and a few other queries.
 
 Prints figures (no pass/fail), then one line of JSON with every figure and the machine.

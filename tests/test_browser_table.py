@@ -14,7 +14,8 @@ from live_clients import start_server, stop_server
 
 pytestmark = needs_chromium
 
-N = 130               # more than one page of 100
+N = 130               # more than two pages of 50 (the default)
+PER = 50
 ROWS = "#runs tr.run-row"
 
 
@@ -73,7 +74,7 @@ def query_of(page):
 
 def test_typing_narrows_rows_and_lands_in_the_url(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     page.fill("#filter-q", "run-01")
     wait_rows(page, 10)
     assert all(r.startswith("exp/run01") for r in row_ids(page))
@@ -84,7 +85,7 @@ def test_typing_narrows_rows_and_lands_in_the_url(page, base):
 
 def test_a_regex_filters_and_a_bad_one_says_why(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     page.check("#table-form input[name=regex]")
     page.fill("#filter-q", "^run-00[0-4]$")
     wait_rows(page, 5)
@@ -97,14 +98,14 @@ def test_a_regex_filters_and_a_bad_one_says_why(page, base):
 
 def test_clicking_a_tag_adds_a_removable_chip(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     page.locator(f"{ROWS} button.tag", has_text="baseline").first.click()
     page.wait_for_selector(".pill[data-chip='tag:baseline']")
     wait_rows(page, 44)  # every third run of 130
     assert page.eval_on_selector_all(ROWS, "rs => rs.every(r => r.innerText.includes('baseline'))")
     assert query_of(page)["f"] == ["tag:baseline"]
     page.click(".pill[data-chip='tag:baseline'] .pill-x")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     assert page.locator(".pill").count() == 0 and "f" not in query_of(page)
     assert page.errors == []
 
@@ -161,13 +162,13 @@ def test_grouping_shows_collapsible_groups_kept_in_the_url(page, base):
 
 def test_selection_survives_reload_paging_and_sorting_and_builds_the_compare_link(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     ids = row_ids(page)[:2]
     for rid in ids:
         page.check(f"tr[data-run='{rid}'] input.run-select")
     page.wait_for_function("location.search.split('sel=').length === 3")
     page.reload()
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     for rid in ids:
         assert page.is_checked(f"tr[data-run='{rid}'] input.run-select")
     link = page.locator("#compare-link")
@@ -175,9 +176,9 @@ def test_selection_survives_reload_paging_and_sorting_and_builds_the_compare_lin
     assert parse_qs(urlparse(link.get_attribute("href")).query)["run"] == ids
     assert urlparse(link.get_attribute("href")).path == "/compare"
     page.locator("a[rel=next]").first.click()
-    wait_rows(page, 30)
+    page.wait_for_function("location.search.includes('page=2')")
     page.locator("a[rel=prev]").first.click()
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     page.click("th[data-col='name'] a")
     page.wait_for_selector("th[data-col='name'][aria-sort=ascending]")
     for rid in ids:
@@ -189,25 +190,30 @@ def test_selection_survives_reload_paging_and_sorting_and_builds_the_compare_lin
     assert page.errors == []
 
 
-def test_a_page_of_100_with_next_and_prev(page, base):
+def test_pages_of_50_with_next_and_prev(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
-    assert "130 of 130 runs · 1–100 shown" in page.inner_text("#runs .pager")
+    wait_rows(page, PER)
+    assert "130 of 130 runs · 1–50 shown" in page.inner_text("#runs .pager")
     assert page.locator("a[rel=prev]").count() == 0
     page.locator("a[rel=next]").first.click()
+    page.wait_for_function("location.search.includes('page=2')")
+    assert "51–100 shown" in page.inner_text("#runs .pager")
+    page.locator("a[rel=next]").first.click()
     wait_rows(page, 30)
-    assert "101–130 shown" in page.inner_text("#runs .pager") and query_of(page)["page"] == ["2"]
+    assert "101–130 shown" in page.inner_text("#runs .pager") and query_of(page)["page"] == ["3"]
     assert page.locator("a[rel=next]").count() == 0
     page.go_back()
-    wait_rows(page, 100)
+    wait_rows(page, PER)
+    page.go_back()
+    wait_rows(page, PER)
     assert page.errors == []
 
 
 def test_the_url_restores_a_filtered_sorted_grouped_view(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     page.fill("#filter-q", "resnet")
-    wait_rows(page, 65)
+    wait_rows(page, min(65, PER))
     page.click("th[data-col='m:val/acc'] a")
     page.wait_for_selector("th[data-col='m:val/acc'][aria-sort=descending]")
     page.select_option("#runs select.group-by", "hp:optim.lr")
@@ -216,7 +222,7 @@ def test_the_url_restores_a_filtered_sorted_grouped_view(page, base):
     url = page.url
     page.goto("about:blank")
     page.goto(url)
-    wait_rows(page, 65)
+    wait_rows(page, min(65, PER))
     after = (row_ids(page), page.eval_on_selector_all("tbody.group", "bs => bs.map(b => b.dataset.group)"))
     assert after == before and before[1] == ["0.001", "0.01", "0.1"]
     assert page.input_value("#filter-q") == "resnet"
@@ -225,7 +231,7 @@ def test_the_url_restores_a_filtered_sorted_grouped_view(page, base):
 
 def test_column_picker_and_hparams_on_demand(page, base):
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     page.click("#runs .col-picker summary")
     page.check("#runs .col-picker input[value='hp:data.name']")
     page.uncheck("#runs .col-picker input[value='m:loss']")
@@ -257,7 +263,7 @@ def test_default_columns_fit_a_laptop_screen(browser, base):
 def test_a_live_row_update_keeps_its_checkbox_and_columns(page, table_server):
     base, root = table_server
     page.goto(base + "/")
-    wait_rows(page, 100)
+    wait_rows(page, PER)
     acc = "document.querySelector(\"tr[data-run='exp/run001'] td[data-col='m:val/acc']\").innerText"
     # the server's first change also announces its key metrics (the whole table re-fetches):
     # get it out of the way so that the next one is a plain row event

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from flask import current_app, url_for
 
 from . import runquery
+from .run import Run
 
 STATUSES = ("running", "stale", "failed", "completed", "unknown")
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
@@ -42,7 +43,7 @@ def runs_context(q="", status=None, *, args=None, paginate=False, strict=False):
     ``paginate`` (the page) cuts pages of ``per`` runs even when ``page``/``per`` are absent."""
     s = store()
     runs = s.runs()
-    items, hays, stamp = run_dicts(runs)
+    items, hays, stamp = store_run_dicts(s, runs)
     counts = {st: 0 for st in STATUSES}
     for r in items:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -77,6 +78,21 @@ def runs_context(q="", status=None, *, args=None, paginate=False, strict=False):
 _RUN_CACHE = {}  # Run -> ((version, format), build, RUN dict, search text); pruned in run_dicts
 _KEY_METRICS = weakref.WeakKeyDictionary()  # RunStore -> ((runs, newest build), key metric names)
 _builds = itertools.count(1)
+
+
+_LISTS = weakref.WeakKeyDictionary()  # RunStore -> (key, run_dicts() result)
+STATUS_TICK = 5.0  # seconds: how stale a time-driven status (running -> stale) may be in a list
+
+
+def store_run_dicts(s, runs):
+    """``run_dicts(runs)`` of the store, kept while no run changed (and for STATUS_TICK at
+    most, since a running run turns stale with time alone): a filter keystroke then skips
+    even the walk over every run."""
+    key = (len(runs), Run.changes, int(time.time() // STATUS_TICK))
+    hit = _LISTS.get(s)
+    if hit is None or hit[0] != key:
+        hit = _LISTS[s] = (key, run_dicts(runs))
+    return hit[1]
 
 
 def run_dicts(runs):
@@ -162,7 +178,7 @@ def activity_context():
     each with its first key metric's last value."""
     s = store()
     runs = s.runs()
-    items, _hays, stamp = run_dicts(runs)
+    items, _hays, stamp = store_run_dicts(s, runs)
     key = key_metrics(s, items, stamp)
     active = [r for r in items if r["status"] == "running"][:ACTIVITY_MAX]  # already newest first
     recent = sorted(items, key=lambda r: -(r["created_at"] or 0))[:ACTIVITY_MAX]

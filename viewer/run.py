@@ -21,6 +21,8 @@ FAILURE = re.compile(rb"Traceback \(most recent call last\)|CANCELLED AT|DUE TO 
 class Run:
     """A run directory. ``refresh()`` parses only what was appended since the last call."""
 
+    changes = 0  # bumped with every run's version (a lost race still moves it)
+
     def __init__(self, found, root, stale_after=300.0, clock=time.time):
         self.id = found.id
         self.path = found.path
@@ -115,6 +117,7 @@ class Run:
             if changed or meta != self.meta or error != self.error or stamp != self.stamp or not self.loaded:
                 self.meta, self.error, self.stamp = meta, error, stamp
                 self.version += 1
+                Run.changes += 1  # any run changed: lists built from every run are stale
                 changed = True
             self.loaded = True
             return changed

@@ -28,7 +28,7 @@ FIXED_GROUPS = ("status", "tag", "format")
 OPS = ("!=", ">=", "<=", "=", ">", "<")             # two-character operators first
 MAX_PATTERN = 200      # a regex longer than this is refused (each one runs over every run)
 MAX_CHIPS = 32
-PER_DEFAULT, PER_MAX = 100, 1000
+PER_DEFAULT, PER_MAX = 50, 1000  # 50 rows fill a large monitor; fewer to lay out and paint
 HP_COLUMNS = 3         # varying hparam columns shown by default
 GROUP_CHOICES = 8      # varying hparams offered in the "group by" menu
 HP_SAMPLE = 500        # runs looked at to choose those columns (a heuristic needs no more)
