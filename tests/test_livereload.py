@@ -135,6 +135,12 @@ def test_a_burst_of_writes_gives_one_reload_and_other_files_none(server, samples
             time.sleep(0.005)
         f.write(PAGE.format(title="v3"))
     assert recv(ws)["path"] == "/files/reports/bench/index.html"
+    # 21 writes 5 ms apart coalesce (20 ms of quiet ends a burst); a loaded machine may stall a
+    # write past that, so allow a split or two, never one reload per write
+    extra = 0
+    while recv(ws, timeout=0.4) is not None:
+        extra += 1
+    assert extra <= 2, f"{extra + 1} reloads for one burst of 21 writes"
     (samples / "reports" / "notes.txt").write_text("elsewhere")          # outside the page's folder
     (rep / "metrics.csv").write_text("step,loss\n1,0.5\n")              # data beside it, not used
     with open(samples / "lightning" / "lightning_logs" / "version_0" / "metrics.csv", "a") as f:
