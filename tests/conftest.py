@@ -2,6 +2,7 @@
 and a real browser (Debian's chromium driven by Playwright)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,13 +56,22 @@ def samples(tmp_path):
     return dst
 
 
-@pytest.fixture
-def app(samples):
+@contextlib.contextmanager
+def viewer_app(root):
+    """The app over ``root``, scanned before it serves; its watcher stopped afterwards."""
     from app import create_app
 
-    app = create_app({"VIEWER_ROOT": str(samples), "VIEWER_BACKGROUND": False, "TESTING": True})
-    yield app
-    app.extensions["tailboard"].stop()
+    app = create_app({"VIEWER_ROOT": str(root), "VIEWER_BACKGROUND": False, "TESTING": True})
+    try:
+        yield app
+    finally:
+        app.extensions["tailboard"].stop()
+
+
+@pytest.fixture
+def app(samples):
+    with viewer_app(samples) as app:
+        yield app
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from conftest import viewer_app
 from viewer.comparison import odd_cells, sort_key, value_key
 
 HX = {"HX-Request": "true"}
@@ -55,11 +56,8 @@ def sweep_root(tmp_path):
 
 @pytest.fixture
 def sweep_app(sweep_root):
-    from app import create_app
-
-    app = create_app({"VIEWER_ROOT": str(sweep_root), "VIEWER_BACKGROUND": False, "TESTING": True})
-    yield app
-    app.extensions["tailboard"].stop()
+    with viewer_app(sweep_root) as app:
+        yield app
 
 
 @pytest.fixture

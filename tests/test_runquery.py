@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import LIGHTNING_ID, SPT_ID
-from viewer import runquery
-from viewer.runquery import Chip, Column, QueryError, parse, run_query
+from viewer import runquery, runtable
+from viewer.runquery import Chip, Column, QueryError, parse
+from viewer.runtable import run_query
 
 HX = {"HX-Request": "true"}
 
@@ -253,9 +254,9 @@ def _multi(pairs):
 
 
 def test_row_view_duration_recorded_elapsed_and_ongoing():
-    v = runquery.row_view(RUNS[2], now=1000)["view"]
+    v = runtable.row_view(RUNS[2], now=1000)["view"]
     assert (v["duration"], v["how"], v["ongoing"], v["idle"]) == (50.0, "recorded", False, 300)
-    v = runquery.row_view(RUNS[0], now=1000)["view"]
+    v = runtable.row_view(RUNS[0], now=1000)["view"]
     assert (v["duration"], v["how"], v["ongoing"]) == (500, "elapsed", True)
 
 

@@ -9,10 +9,9 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app, url_for
 
-from . import runquery
-from .run import Run
+from . import runquery, runtable
+from .run import STATUSES, Run
 
-STATUSES = ("running", "stale", "failed", "completed", "unknown")
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
 URL_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's path converter leaves unquoted
 
@@ -42,8 +41,7 @@ def runs_context(q="", status=None, *, args=None, paginate=False, strict=False):
     the row template; ``errors`` lists the parameters left out (``strict`` raises instead).
     ``paginate`` (the page) cuts pages of ``per`` runs even when ``page``/``per`` are absent."""
     s = store()
-    runs = s.runs()
-    items, hays, stamp = store_run_dicts(s, runs)
+    items, hays, stamp = store_run_dicts(s)
     counts = {st: 0 for st in STATUSES}
     for r in items:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -51,10 +49,10 @@ def runs_context(q="", status=None, *, args=None, paginate=False, strict=False):
     if strict and qy.errors:
         raise runquery.QueryError("; ".join(qy.errors))
     columns = key_metrics(s, items, stamp)
-    res = runquery.run_query(items, qy, columns, hay=lambda r: hays[r["id"]], clamp=not strict)
+    res = runtable.run_query(items, qy, columns, hay=lambda r: hays[r["id"]], clamp=not strict)
     qy.page = res["page"]
     now = time.time()
-    views = {r["id"]: runquery.row_view(r, now) for r in res["runs"]}
+    views = {r["id"]: runtable.row_view(r, now) for r in res["runs"]}
     groups = [{**g, "runs": [views[r["id"]] for r in g["runs"]]} for g in res["groups"] or ()]
     base = url_for("tailboard.pages.index")
     return {
@@ -84,14 +82,14 @@ _LISTS = weakref.WeakKeyDictionary()  # RunStore -> (key, run_dicts() result)
 STATUS_TICK = 5.0  # seconds: how stale a time-driven status (running -> stale) may be in a list
 
 
-def store_run_dicts(s, runs):
-    """``run_dicts(runs)`` of the store, kept while no run changed (and for STATUS_TICK at
-    most, since a running run turns stale with time alone): a filter keystroke then skips
-    even the walk over every run."""
-    key = (len(runs), Run.changes, int(time.time() // STATUS_TICK))
+def store_run_dicts(s):
+    """``run_dicts()`` of the store's runs (newest first), kept while no run changed (and for
+    STATUS_TICK at most, since a running run turns stale with time alone): a filter keystroke
+    then skips even sorting and walking every run."""
+    key = (s.count(), Run.changes, int(time.time() // STATUS_TICK))
     hit = _LISTS.get(s)
     if hit is None or hit[0] != key:
-        hit = _LISTS[s] = (key, run_dicts(runs))
+        hit = _LISTS[s] = (key, run_dicts(s.runs()))
     return hit[1]
 
 
@@ -106,7 +104,7 @@ def run_dicts(runs):
         # a file change bumps the version; time alone only moves a running run (to stale/unknown)
         if hit is None or hit[0] != key or (hit[2]["status"] == "running" and r.status() != "running"):
             data = r.to_json()
-            hit = _RUN_CACHE[r] = (key, next(_builds), data, runquery.haystack(data))
+            hit = _RUN_CACHE[r] = (key, next(_builds), data, runtable.haystack(data))
         items.append(hit[2])
         hays[hit[2]["id"]] = hit[3]
         if hit[1] > newest:
@@ -163,7 +161,7 @@ def rows_context(args):
     if qy.errors:
         raise runquery.QueryError("; ".join(qy.errors))
     now = time.time()
-    rows = [runquery.row_view(s.get(rid, refresh=False).to_json(), now)
+    rows = [runtable.row_view(s.get(rid, refresh=False).to_json(), now)
             for rid in dict.fromkeys(runquery.getlist(args, "run")[:ROWS_MAX]) if s.has(rid)]
     return {"rows": rows, "cols": qy.cols or [], "sel": qy.sel}
 
@@ -177,8 +175,7 @@ def activity_context():
     """The overview strips: running runs (latest update first) and the latest created runs,
     each with its first key metric's last value."""
     s = store()
-    runs = s.runs()
-    items, _hays, stamp = store_run_dicts(s, runs)
+    items, _hays, stamp = store_run_dicts(s)
     key = key_metrics(s, items, stamp)
     active = [r for r in items if r["status"] == "running"][:ACTIVITY_MAX]  # already newest first
     recent = sorted(items, key=lambda r: -(r["created_at"] or 0))[:ACTIVITY_MAX]

@@ -18,6 +18,9 @@ FAILURE = re.compile(rb"Traceback \(most recent call last\)|CANCELLED AT|DUE TO 
                      rb"srun: error|exited with exit code [1-9]")
 
 
+STATUSES = ("running", "stale", "failed", "completed", "unknown")  # what Run.status() answers
+
+
 class Run:
     """A run directory. ``refresh()`` parses only what was appended since the last call."""
 

@@ -1,7 +1,7 @@
-"""The runs table's query: parse, filter, sort, group and paginate a list of RUN dicts.
+"""The runs table's query language: the URL read into a :class:`Query` (chips, columns, sort, groups, pages).
 
 Pure (no Flask): the page, its htmx fragment and ``/api/runs`` all call :func:`parse` then
-:func:`run_query`, so they agree on every parameter. A bad parameter is reported as a message
+``runtable.run_query``, so they agree on every parameter. A bad parameter is reported as a message
 (``Query.errors``) and left out, so a page can still show the rest; the API refuses it.
 
 URL parameters: ``q`` (words ANDed, or a regex with ``regex=1``), ``f`` (repeatable filter
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from urllib.parse import urlencode
 
 from .errors import BadRequest
+from .run import STATUSES
 
-STATUSES = ("running", "stale", "failed", "completed", "unknown")  # as context.STATUSES
 FIXED_SORTS = ("name", "status", "format", "created", "updated", "duration")
 TEXT_SORTS = ("name", "status", "format")          # first click sorts these ascending
 FIXED_GROUPS = ("status", "tag", "format")
@@ -333,16 +332,7 @@ def parse(args, paginate=True):
             qy.pattern = compile_pattern(qy.q)
         except QueryError as e:
             qy.errors.append(e.message)
-    for text in getlist(args, "f")[:MAX_CHIPS]:
-        if not text.strip():
-            continue
-        try:
-            chip = Chip(text)
-        except QueryError as e:
-            qy.errors.append(e.message)
-            continue
-        if all(c.text != chip.text for c in qy.chips):
-            qy.chips.append(chip)
+    qy.chips = _read_each(qy, getlist(args, "f")[:MAX_CHIPS], Chip, same=lambda c: c.text)
     _parse_status(qy, _get(args, "status"))
     _parse_sort(qy, _get(args, "sort"), _get(args, "order"))
     _parse_group(qy, _get(args, "group"))
@@ -396,21 +386,26 @@ def _parse_cols(qy, args):
     raw = getlist(args, "cols")
     if not raw:
         return
-    cols = []
-    for key in ",".join(raw).split(","):
-        if key.strip() == "-":  # "-": no data column at all
-            continue
-        key = key.strip()
-        if not key:
+    keys = [k.strip() for k in ",".join(raw).split(",")]
+    qy.cols = _read_each(qy, [k for k in keys if k != "-"], Column)  # "-": no data column at all
+
+
+def _read_each(qy, texts, make, same=lambda x: x):
+    """``make(text)`` of each non-blank text, without repeats; an unreadable one becomes a
+    message in ``qy.errors`` and is left out."""
+    out, seen = [], []
+    for text in texts:
+        if not text.strip():
             continue
         try:
-            col = Column(key)
+            item = make(text)
         except QueryError as e:
             qy.errors.append(e.message)
             continue
-        if col not in cols:
-            cols.append(col)
-    qy.cols = cols
+        if same(item) not in seen:
+            seen.append(same(item))
+            out.append(item)
+    return out
 
 
 def _parse_int(qy, name, raw, lo, hi):
@@ -431,170 +426,3 @@ def _parse_pages(qy, page, per, paginate):
         qy.per = _parse_int(qy, "per", per, 1, PER_MAX) or PER_DEFAULT
     if page:
         qy.page = _parse_int(qy, "page", page, 1, None) or 1
-
-
-# -- filter, sort, group, paginate ------------------------------------------------------------
-
-
-def haystack(run):
-    """The text ``q`` searches: id, name, status, format, tags, notes, hparams as key=value
-    (one field a line, lowercased)."""
-    parts = [run["id"], str(run["name"]), run["status"], run["format"], " ".join(map(str, run["tags"])),
-             run.get("notes") or ""]
-    parts += [f"{k}={v}" for k, v in (run.get("hparams") or {}).items()]
-    return "\n".join(parts).lower()
-
-
-def select(runs, qy, hay=haystack):
-    """The runs that pass the text or regex filter, every chip and the status (``hay`` gives
-    a run's search text: a caller may cache it)."""
-    terms = [] if qy.regex else qy.terms
-    pattern = qy.pattern if qy.regex else None
-    chips, status = qy.chips, qy.status
-    out = []
-    for r in runs:
-        if status and r["status"] != status:
-            continue
-        if chips and not all(c.matches(r) for c in chips):
-            continue
-        if terms or pattern:
-            text = hay(r)
-            if pattern is not None and not pattern.search(text):
-                continue
-            if terms and not all(t in text for t in terms):
-                continue
-        out.append(r)
-    return out
-
-
-def sort_value(run, key, col=None):
-    """The value sorted on for column ``key``: (kind, value) with numbers before text, or None
-    when the run has none (it then sorts last, whatever the order). ``col``: ``Column(key)``,
-    made once by a caller sorting many runs."""
-    if key == "name":
-        return (1, str(run["name"]).casefold())
-    if key == "status":
-        return (0, STATUSES.index(run["status"]) if run["status"] in STATUSES else len(STATUSES))
-    if key == "format":
-        return (1, str(run["format"]))
-    if key == "created":
-        v = run.get("created_at")
-    elif key == "updated":
-        v = run.get("updated_at")
-    elif key == "duration":
-        v = duration_of(run)[0]
-    else:
-        v = (col or Column(key)).value(run)
-    if v is None:
-        return None
-    n = as_number(v)
-    if n is not None:
-        return (0, n)
-    if isinstance(v, float):  # nan
-        return None
-    return (1, as_text(v).casefold())
-
-
-def sort_runs(runs, key, order):
-    """Runs sorted by column ``key``; those without a value last in either order. Ties keep
-    the incoming order (newest first)."""
-    if not key:
-        return list(runs)
-    col = Column(key) if key.startswith(("hp:", "m:")) else None
-    keyed = [(sort_value(r, key, col), r) for r in runs]
-    have = [kr for kr in keyed if kr[0] is not None]
-    have.sort(key=lambda kr: kr[0], reverse=order == "desc")
-    return [r for _v, r in have] + [r for v, r in keyed if v is None]
-
-
-def group_value(run, group):
-    """The value a run is grouped under (its first tag for ``tag``), or None."""
-    if group == "status":
-        return run["status"]
-    if group == "format":
-        return run["format"]
-    if group == "tag":
-        tags = run.get("tags") or ()
-        return str(tags[0]) if tags else None
-    v = (run.get("hparams") or {}).get(group[3:])
-    return None if v is None else v
-
-
-def _group_order(group, value):
-    if value is None:
-        return (2, 0, "")
-    if group == "status":
-        return (0, STATUSES.index(value) if value in STATUSES else 99, value)
-    n = as_number(value)
-    return (0, n, "") if n is not None else (1, 0, as_text(value).casefold())
-
-
-def group_runs(runs, group):
-    """[(key, value, runs)] in group order (statuses in their order, numbers numerically,
-    text alphabetically, runs without the value last); ``key`` is the value as text."""
-    groups = {}
-    for r in runs:
-        v = group_value(r, group)
-        k = NONE_GROUP if v is None else as_text(v)
-        if k not in groups:
-            groups[k] = (v, [])
-        groups[k][1].append(r)
-    keys = sorted(groups, key=lambda k: _group_order(group, groups[k][0]))
-    return [(k, groups[k][0], groups[k][1]) for k in keys]
-
-
-def run_query(items, qy, key_metrics=(), hay=haystack, clamp=True):
-    """Apply the query to RUN dicts (newest first). Returns a dict: ``runs`` (this page),
-    ``total``, ``matched``, ``page``, ``pages``, ``per``, ``cols`` (the data columns),
-    ``group_choices`` (``status``, ``tag``, ``format``, then hparams that vary) and
-    ``groups`` (``[{"key", "value", "count", "best", "runs", "folded"}]`` for this page, or
-    None when not grouped). ``clamp`` brings a page past the end back to the last one."""
-    matched = select(items, qy, hay)
-    ordered = sort_runs(matched, qy.sort, qy.order)
-    grouped = group_runs(ordered, qy.group) if qy.group else None
-    if grouped is not None:
-        ordered = [r for _k, _v, rs in grouped for r in rs]
-    pages = max(1, math.ceil(len(ordered) / qy.per)) if qy.paginate else 1
-    page = min(qy.page, pages) if clamp else qy.page  # a narrowed list: its last page
-    shown = ordered[(page - 1) * qy.per: page * qy.per] if qy.paginate else ordered
-    varying = varying_hparams(matched, k=GROUP_CHOICES)
-    if qy.cols is not None:
-        cols = list(qy.cols)
-    else:
-        cols = metric_columns(key_metrics) + [Column("hp:" + k) for k in varying[:HP_COLUMNS]]
-    choices = list(FIXED_GROUPS) + ["hp:" + k for k in varying]
-    if qy.group and qy.group not in choices:
-        choices.append(qy.group)
-    return {"runs": shown, "total": len(items), "matched": len(matched), "page": page, "pages": pages,
-            "per": qy.per, "cols": cols, "group_choices": choices,
-            "groups": _page_groups(shown, grouped, qy) if grouped else None}
-
-
-def _page_groups(shown, grouped, qy):
-    """The groups present on this page, each with its count over every page and the first
-    value of the sort column in it (the best, in the chosen order)."""
-    on_page = {}
-    for r in shown:
-        on_page.setdefault(id(r), r)
-    folded = set(qy.fold)
-    out = []
-    for key, value, runs in grouped:
-        here = [r for r in runs if id(r) in on_page]
-        if not here:
-            continue
-        best = None
-        if qy.sort and qy.sort not in TEXT_SORTS:  # runs are sorted: the first value is the best
-            best = next((v[1] for v in (sort_value(r, qy.sort) for r in runs) if v is not None), None)
-        out.append({"key": key, "value": value, "count": len(runs), "best": best,
-                    "runs": here, "folded": key in folded})
-    return out
-
-
-def row_view(run, now=None):
-    """A RUN dict plus ``view``: what its table row shows beyond the raw fields (duration and
-    how it was measured, whether it is ongoing, seconds since its last update)."""
-    now = time.time() if now is None else now
-    seconds, how = duration_of(run)
-    updated = run.get("updated_at")
-    return {**run, "view": {"duration": seconds, "how": how, "ongoing": run["status"] == "running",
-                            "idle": (now - updated) if updated else None}}

@@ -219,6 +219,9 @@ class RunStore:
         with self.lock:
             return sorted(self._runs.values(), key=lambda r: -(r.updated_at() or 0))
 
+    def count(self):
+        return len(self._runs)
+
     def has(self, run_id):
         return run_id in self._runs
 

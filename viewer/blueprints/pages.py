@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, make_response, render_template, request
 
-from .. import runquery
+from .. import runquery, runtable
 from ..charts import chart_context
 from ..context import (activity_context, columns_context, media_panel_context, parse_compare, rows_context,
                        run_context, runs_context, store, viewer)
@@ -193,4 +193,4 @@ def rows():
 def runs_table_helpers():
     """For the row template rendered alone (the live ``row`` event gets a bare RUN dict and the
     key metric names): derive what the table would have passed."""
-    return {"tb_row_view": runquery.row_view, "tb_metric_cols": runquery.metric_columns}
+    return {"tb_row_view": runtable.row_view, "tb_metric_cols": runquery.metric_columns}

@@ -16,9 +16,10 @@ import time
 from flask import Blueprint, Response, render_template, request
 
 from ..bus import CLOSED, RESYNC
-from ..context import STATUSES, media_json, viewer
+from ..context import media_json, viewer
 from ..errors import ViewerError
 from ..formats.media import is_media_path
+from ..run import STATUSES
 
 bp = Blueprint("stream", __name__)
 
