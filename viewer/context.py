@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from flask import current_app, url_for
 
 from . import runquery, runtable
+from .formats.base import safe_text
 from .run import STATUSES, Run
 
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
@@ -196,7 +197,7 @@ def run_context(run_id):
     data["logs"] = [{k: v for k, v in st.items() if k != "path"} for st in run.streams()]
     data["reports"] = [{"path": p, "url": url_for("tailboard.files.serve", relpath=p)}
                        for p in s.reports(run_id)]
-    data["path"] = run.path
+    data["path"] = safe_text(run.path)  # a folder name may hold bytes that are not UTF-8
     data["sidecar"] = run.meta.get("sidecar", {})
     return data
 

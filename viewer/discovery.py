@@ -7,11 +7,12 @@ trap it), skips hidden folders and the bulky subfolders a reader says are its ow
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
 from .formats import READERS
-from .formats.base import Part
+from .formats.base import Part, safe_text
 
 ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", "mlruns", ".ipynb_checkpoints"))
 
@@ -47,11 +48,18 @@ class Found:
         return out
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def run_id(root, path):
+    """The folder relative to the root with ``/``. Bytes that are not UTF-8 read ``\\xff``
+    and control characters ``\\n``, ``\\x07``: an id must fit in a URL path and a page."""
     rel = os.path.relpath(path, root)
-    if rel == ".":
-        return os.path.basename(os.path.abspath(root)) or "root"
-    return rel.replace(os.sep, "/")
+    rel = os.path.basename(os.path.abspath(root)) if rel == "." else rel.replace(os.sep, "/")
+    rel = safe_text(rel)
+    if CONTROL.search(rel):
+        rel = CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), rel)
+    return rel or "root"
 
 
 def inspect_dir(root, dirpath, files, subdirs):

@@ -1,6 +1,7 @@
 """One run: its sources (kept between refreshes, so reads stay incremental), metadata and status."""
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -8,7 +9,7 @@ import time
 
 from .discovery import rediscover
 from .formats import spt
-from .formats.base import SourceError, stat_or_none
+from .formats.base import SourceError, is_inside, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind
 from .formats.media import html_reports, scan_media_files
 from .tailing import read_tail
@@ -92,12 +93,19 @@ class Run:
                     stamp = self._stamp()  # the new files join the stamp
             errors, changed = [], False
             for src in self.sources:
+                if self._escapes(src.path):  # swapped for a symlink since discovery listed it
+                    errors.append(f"{safe_text(os.path.basename(src.path))}: a symlink leading out of the root, not read")
+                    continue
                 try:
                     changed |= bool(src.refresh())
                 except SourceError as e:
                     errors.append(str(e))
                 except OSError as e:
-                    errors.append(f"{os.path.basename(src.path)}: {e.strerror or e}")
+                    errors.append(f"{safe_text(os.path.basename(src.path))}: {e.strerror or e}")
+                except Exception as e:  # noqa: BLE001 - a reader bug must cost this file, not every page
+                    errors.append(f"{safe_text(os.path.basename(src.path))}: unreadable ({type(e).__name__}: {e})")
+                if getattr(src, "problem", None):
+                    errors.append(src.problem)
             meta = {}
             for fn in reversed(self.meta_fns):  # most specific reader applied last, so it wins
                 try:
@@ -109,7 +117,9 @@ class Run:
                 except SourceError as e:
                     errors.append(str(e))
                 except OSError as e:
-                    errors.append(f"{e.filename and os.path.basename(e.filename)}: {e.strerror}")
+                    errors.append(f"{e.filename and safe_text(os.path.basename(e.filename))}: {e.strerror}")
+                except Exception as e:  # noqa: BLE001 - as above, for metadata
+                    errors.append(f"metadata unreadable ({type(e).__name__}: {e})")
             self.logs = list(self.base_logs)
             if self.format == "spt":
                 self.logs += [p for p in spt.output_dir_logs(self.path, self.root) if p not in self.logs]
@@ -135,6 +145,10 @@ class Run:
         with self.lock:
             paths, self.unreported = self.unreported, set()
             return self.version, paths
+
+    def _escapes(self, path):
+        """True when ``path`` is a symlink whose target lies outside the root."""
+        return os.path.islink(path) and not is_inside(path, self.root)
 
     def _files(self):
         names = [self.path] + [s.path for s in self.sources] + list(self.logs)
@@ -215,7 +229,7 @@ class Run:
         """True when the end of an output log shows a traceback, a SLURM kill or an OOM."""
         for path in self.logs:
             st = stat_or_none(path)
-            if st is None:
+            if st is None or self._escapes(path):
                 continue
             key = (path, st.st_size, st.st_mtime)
             if key not in self._failure_cache:
@@ -253,8 +267,10 @@ class Run:
         """Log streams: id, display name, kind, size, and the absolute path (not for JSON)."""
         out = []
         for sid, path in zip(stream_ids(self.logs), self.logs):
+            if self._escapes(path):
+                continue  # swapped for a symlink leading out since it was listed: never read
             st = stat_or_none(path)
-            out.append({"id": sid, "name": display_name(path), "kind": stream_kind(path),
+            out.append({"id": sid, "name": safe_text(display_name(path)), "kind": stream_kind(path),
                         "size": st.st_size if st else 0, "path": path})
         return out
 
@@ -264,10 +280,20 @@ class Run:
         From ``media.jsonl`` the list is in file order and only grows (new lines are appended),
         so a count is a cursor; a folder scan has no such order (see ``media_indexed``).
         """
+        if not self.linkable:
+            return []
         with self.lock:  # the index reader keeps an offset: one reader at a time
             if self.media_src is not None:
-                return list(self.media_src.refresh())
+                try:
+                    return list(self.media_src.refresh())
+                except OSError:
+                    return list(self.media_src.items)  # unreadable now: what was read before
         return scan_media_files(self.path)
+
+    @property
+    def linkable(self):
+        """False when the folder's name holds bytes that are not UTF-8: no URL can name its files."""
+        return safe_text(self.path) == self.path
 
     @property
     def media_indexed(self):
@@ -275,11 +301,11 @@ class Run:
         return self.media_src is not None
 
     def reports(self):
-        return html_reports(self.path)
+        return html_reports(self.path) if self.linkable else []
 
     def summary(self):
         """Last value per metric: the files win over the sidecar's (they are fresher)."""
-        out = dict(self.meta.get("summary", {}))
+        out = {k: v for k, v in self.meta.get("summary", {}).items() if _finite(v)}  # JSON has no NaN
         for name, s in self.series().items():
             v = s.last()
             if v is not None:
@@ -301,11 +327,16 @@ class Run:
             "duration": (end - created) if (end and created and end >= created) else None,
             "tags": self.meta.get("tags", []),
             "notes": self.meta.get("notes", ""),
-            "hparams": self.meta.get("hparams", {}),
+            "hparams": {k: v if _finite(v) else repr(v) for k, v in self.meta.get("hparams", {}).items()},
             "summary": self.summary(),
             "metrics": list(self.series()),
             "error": self.error,
         }
+
+
+def _finite(v):
+    """False for a float JSON cannot carry (NaN, inf)."""
+    return not isinstance(v, float) or math.isfinite(v)
 
 
 def _folder_entry(stamp, path):

@@ -9,10 +9,13 @@ import html
 import os
 import re
 
+from .formats.base import open_regular
+
 
 def read_tail(path, nbytes):
-    """The last ``nbytes`` of a file, starting at a line boundary. Returns (data, start, size)."""
-    with open(path, "rb") as f:
+    """The last ``nbytes`` of a file, starting at a line boundary. Returns (data, start, size).
+    A FIFO, device or folder raises OSError (reading one could block or never end)."""
+    with open_regular(path) as f:
         f.seek(0, 2)
         size = f.tell()
         start = max(0, size - nbytes)
@@ -20,7 +23,7 @@ def read_tail(path, nbytes):
         f.seek(max(0, start - 1))
         data = f.read(size - start + (start > 0))
     if start > 0:
-        nl = data.find(b"\n")
+        nl = data.find(b"\n", 0, len(data) - 1)  # the last byte's newline ends the last line, not a first
         # no newline in the window: one huge line; show its end rather than nothing
         data = data[nl + 1:] if nl >= 0 else data[1:]
         start += max(nl, 0)
@@ -192,7 +195,7 @@ class LogFollower:
             return None, None
         if st.st_size - self.offset > self.MAX_JUMP:
             return "skipped", self.tail()
-        with open(self.path, "rb") as f:
+        with open_regular(self.path) as f:
             f.seek(self.offset)
             data = f.read(st.st_size - self.offset)
         self.offset += len(data)

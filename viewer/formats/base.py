@@ -6,8 +6,11 @@ start over (``table.reset()``).
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
+import re
+import stat
 from array import array
 from dataclasses import dataclass, field
 
@@ -19,6 +22,61 @@ TIME_KEYS = ("time", "timestamp", "_timestamp", "wall_time", "walltime")
 #: Bytes read per chunk when catching up on a file; a chunk ends on a line boundary.
 CHUNK = 512 << 10  # ~10k CSV rows, ~20 ms of parsing: the hub is never held long
 NAN = math.nan
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(s):
+    """``s`` as text that can be sent: undecodable file-name bytes become ``\\xff``, a lone
+    surrogate from JSON (``"\\ud800"``) becomes U+FFFD (either would make encoding a page fail)."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        pass
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return SURROGATE.sub("\ufffd", s)
+
+
+def clean_json(obj, finite=False):
+    """A parsed JSON document with every string made sendable (see :func:`safe_text`);
+    ``finite``: NaN and infinities become the text ``nan``, ``inf`` (JSON cannot carry them)."""
+    if isinstance(obj, str):
+        return safe_text(obj)
+    if isinstance(obj, dict):
+        return {safe_text(k): clean_json(v, finite) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [clean_json(v, finite) for v in obj]
+    if finite and isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    return obj
+
+
+def is_inside(path, folder):
+    """True when ``path``, symlinks resolved, lies under ``folder`` (itself resolved)."""
+    return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
+
+
+def open_regular(path, within=None):
+    """``open(path, "rb")`` for a regular file only: a FIFO would block the server forever,
+    and a folder or device has no metrics. ``within``: a symlink must not lead out of that
+    folder. Raises OSError otherwise."""
+    if within is not None and not is_inside(path, within):
+        raise OSError(errno.EACCES, "a symlink leading out of the run folder, not read", path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise OSError(errno.EISDIR, "a folder, not a file", path)
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (FIFO, socket or device)", path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class Series:
@@ -63,7 +121,10 @@ class MetricTable:
     def get(self, name) -> Series:
         s = self.series.get(name)
         if s is None:
-            s = self.series[name] = Series()
+            name = safe_text(name)  # a JSON key may hold a lone surrogate; only new names pay
+            s = self.series.get(name)
+            if s is None:
+                s = self.series[name] = Series()
         return s
 
     def reset(self):
@@ -106,7 +167,10 @@ def to_float(value):
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer of 400 digits
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         try:
             return float(value)
@@ -120,6 +184,8 @@ class AppendedLines:
 
     Only complete lines are returned (a partial last line is being written). ``changed``
     detects a rewrite: the file shrank or its first bytes differ from what was read before.
+    A line of ``CHUNK`` bytes or more is skipped whole and counted in ``long_lines``: where
+    a line is cut must not depend on how the file grew between two reads.
     """
 
     SIGNATURE = 256          # at least this many leading bytes are compared...
@@ -127,8 +193,7 @@ class AppendedLines:
 
     def __init__(self, path):
         self.path = path
-        self.offset = 0
-        self.signature = b""
+        self.restart()
 
     def rewound(self, size):
         """True when the file was truncated or replaced since the last read."""
@@ -136,7 +201,7 @@ class AppendedLines:
             return True
         if self.signature:
             try:
-                with open(self.path, "rb") as f:
+                with open_regular(self.path) as f:
                     head = f.read(len(self.signature))
             except OSError:
                 return True
@@ -146,22 +211,38 @@ class AppendedLines:
     def restart(self):
         self.offset = 0
         self.signature = b""
+        self.signed = False     # the signature holds the whole first line (or MAX_SIGNATURE bytes)
+        self.skipping = False   # inside a line too long to keep
+        self.long_lines = 0
+
+    def _sign(self, f):
+        head = f.read(self.MAX_SIGNATURE)
+        nl = head.find(b"\n")
+        self.signature = head[: max(self.SIGNATURE, nl + 1)]
+        # a first line still being written is signed again once complete (a header must be whole)
+        self.signed = nl >= 0 or len(head) >= self.MAX_SIGNATURE
 
     def read_chunks(self, size):
         """Yield decoded text chunks of complete lines from the offset up to ``size``."""
-        with open(self.path, "rb") as f:
-            if not self.signature:
-                head = f.read(self.MAX_SIGNATURE)
-                self.signature = head[: max(self.SIGNATURE, head.find(b"\n") + 1)]
+        with open_regular(self.path) as f:
+            if not self.signed:
+                self._sign(f)
             while self.offset < size:
                 f.seek(self.offset)
                 data = f.read(min(CHUNK, size - self.offset))
                 if not data:
                     return
+                if self.skipping:  # the rest of an over-long line, up to its newline
+                    nl = data.find(b"\n")
+                    self.offset += len(data) if nl < 0 else nl + 1
+                    self.skipping = nl < 0
+                    continue
                 end = data.rfind(b"\n")
                 if end < 0:
                     if len(data) < CHUNK:
                         return  # partial line still being written
-                    end = len(data) - 1  # a line longer than a chunk: take it in pieces
+                    self.skipping, self.long_lines = True, self.long_lines + 1
+                    self.offset += len(data)
+                    continue
                 self.offset += end + 1
                 yield data[: end + 1].decode("utf-8", errors="replace")

@@ -11,10 +11,14 @@ import io
 import os
 import time as _time
 
-from .base import (EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
+from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
                    stat_or_none)
 
 MISSING = frozenset(("", "NA", "N/A", "null", "None"))
+
+# a row is at most one chunk long (longer lines are skipped), so no cell can exceed that
+if csv.field_size_limit() < CHUNK:
+    csv.field_size_limit(CHUNK)
 
 
 def sniff_separator(header: str) -> str:
@@ -42,7 +46,19 @@ class CsvSource:
         self.rows = 0
         self.cols = []        # (index, name, Series|None) for metric columns
         self.step_i = self.epoch_i = self.time_i = None
-        self.bad_rows = 0
+        self.bad_rows = 0     # rows with more cells than the header
+        self.first_bad = None  # the data row number of the first one
+
+    @property
+    def problem(self):
+        """What was read but not shown, for the run's error (None when all was read)."""
+        out = []
+        if self.bad_rows:
+            rows = "1 row has" if self.bad_rows == 1 else f"{self.bad_rows} rows have"
+            out.append(f"{rows} more cells than the header (first: data row {self.first_bad}; extra cells ignored)")
+        if self.lines.long_lines:
+            out.append(f"{self.lines.long_lines} line(s) over {CHUNK >> 10} KiB skipped")
+        return f"{os.path.basename(self.path)}: " + "; ".join(out) if out else None
 
     def refresh(self) -> bool:
         """Read what was appended; return True when anything changed."""
@@ -68,7 +84,7 @@ class CsvSource:
 
     def _set_header(self, line):
         self.sep = sniff_separator(line)
-        names = next(csv.reader([line], delimiter=self.sep))
+        names = _split(line, self.sep) or [""]
         self.header = [n.strip() for n in names]
         lower = [n.lower() for n in self.header]
         for keys, attr in ((self.step_keys, "step_i"), (EPOCH_KEYS, "epoch_i"), (TIME_KEYS, "time_i")):
@@ -79,20 +95,29 @@ class CsvSource:
         axes = {self.step_i, self.epoch_i, self.time_i}
         self.cols = [[i, n, None] for i, n in enumerate(self.header) if i not in axes and n]
 
+    def _rows(self, text):
+        """The rows of complete lines, one per line whatever the chunking: a quote never
+        spans lines, and a lone ``\r`` ends a line as the csv module would."""
+        text = text.replace("\r", "\n")
+        if '"' not in text:  # nothing quoted: the C reader over the whole chunk is line by line
+            return csv.reader(io.StringIO(text), delimiter=self.sep)
+        return (row for line in text.split("\n") if (row := _split(line, self.sep)) is not None)
+
     def _parse(self, text):
         if self.header is None:
-            line, _, text = text.partition("\n")
-            self._set_header(line.rstrip("\r").lstrip("\ufeff"))
+            line, _, text = text.replace("\r", "\n").partition("\n")
+            self._set_header(line.lstrip("\ufeff"))
         table, cols = self.table, self.cols
         step_i, epoch_i, time_i = self.step_i, self.epoch_i, self.time_i
         width = len(self.header)
-        for row in csv.reader(io.StringIO(text), delimiter=self.sep):
+        for row in self._rows(text):
             if not row:
                 continue
             n = len(row)
+            self.rows += 1
             if n > width:
                 self.bad_rows += 1  # ragged: keep the cells that have a column
-            self.rows += 1
+                self.first_bad = self.first_bad or self.rows
             step = _cell(row, step_i, n)
             if step != step:
                 step = float(self.rows - 1)
@@ -116,6 +141,16 @@ class CsvSource:
                 s.epoch.append(epoch)
                 s.time.append(t)
                 s.y.append(v)
+
+
+def _split(line, sep):
+    """One line's cells (a quote left open ends with the line); None for a blank line."""
+    if not line:
+        return None
+    try:
+        return next(csv.reader([line], delimiter=sep), None)
+    except csv.Error:
+        return None
 
 
 def _cell(row, i, n):

@@ -9,44 +9,59 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 
-from .base import NAN, MetricTable, Part, SourceError, stat_or_none, to_float
+from .base import NAN, MetricTable, Part, SourceError, clean_json, open_regular, stat_or_none, to_float
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STATE = "trainer_state.json"
 SUMMARY_MARK = "train_runtime"
+MAX_STATE = 512 << 20  # a state of a million log entries is ~150 MB; beyond, something is wrong
 SETTINGS = ("global_step", "max_steps", "num_train_epochs", "logging_steps", "eval_steps",
             "save_steps", "train_batch_size", "best_metric", "best_model_checkpoint",
             "best_global_step")
 
 
+def is_plain_file(path):
+    """A regular file that is not a symlink: a state file or checkpoint folder linked from
+    elsewhere is not this run's (and may lead out of the root)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def candidates(run_dir):
-    """(global-step hint, is_top_level, path) of every trainer_state.json of the run."""
+    """Paths of the trainer_state.json files that may be the run's newest: top level, newest checkpoint."""
     out = []
     top = os.path.join(run_dir, STATE)
-    if os.path.isfile(top):
+    if is_plain_file(top):
         out.append(top)
     try:
-        entries = os.listdir(run_dir)
+        with os.scandir(run_dir) as it:
+            entries = [e.name for e in it if e.is_dir(follow_symlinks=False)]
     except OSError:
         entries = []
     ckpts = sorted((int(m.group(1)), e) for e in entries if (m := CHECKPOINT.match(e)))
     if ckpts:  # only the newest checkpoint can beat the top-level file
         path = os.path.join(run_dir, ckpts[-1][1], STATE)
-        if os.path.isfile(path):
+        if is_plain_file(path):
             out.append(path)
     return out
 
 
 def load_state(path):
+    name = os.path.relpath(path, os.path.dirname(os.path.dirname(path)))
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            state = json.load(f)
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_STATE:
+                raise SourceError(f"{name}: {size >> 20} MiB, too large to be a Trainer state")
+            state = json.loads(f.read().decode("utf-8", errors="replace"))
     except OSError as e:
-        raise SourceError(f"{STATE}: {e.strerror}") from e
-    except ValueError as e:
-        raise SourceError(f"{os.path.relpath(path, os.path.dirname(os.path.dirname(path)))}: "
-                          f"invalid JSON ({e})") from e
+        raise SourceError(f"{name}: {e.strerror}") from e
+    except (ValueError, RecursionError) as e:
+        raise SourceError(f"{name}: invalid JSON ({e})") from e
     if not isinstance(state, dict) or not isinstance(state.get("log_history", []), list):
         raise SourceError(f"{STATE}: not a Trainer state (no log_history list)")
     return state
@@ -126,21 +141,22 @@ class TrainerStateSource:
         except SourceError:
             pass  # already reported by the metrics source
         state = self.state
-        hparams = {k: state[k] for k in SETTINGS if state.get(k) is not None}
+        hparams = clean_json({k: state[k] for k in SETTINGS if state.get(k) is not None})
         summary = {}
         for entry in state.get("log_history") or []:
             if isinstance(entry, dict) and SUMMARY_MARK in entry:
-                summary.update({k: v for k, v in entry.items()
+                summary.update({k: v for k, v in clean_json(entry).items()
                                 if k not in ("step", "epoch") and to_float(v) is not None})
-        done = bool(summary) or (
-            state.get("max_steps") and state.get("global_step", 0) >= state["max_steps"])
+        # numbers only: a hand-edited state may hold "100" or null here
+        step, last = to_float(state.get("global_step")), to_float(state.get("max_steps"))
+        done = bool(summary) or bool(last and step is not None and step >= last)
         return {"hparams": hparams, "summary": summary,
                 "status": "completed" if done else None}
 
 
 def detect(dirpath, files, subdirs):
     ckpts = [d for d in subdirs if CHECKPOINT.match(d)]
-    has_ckpt_state = any(os.path.isfile(os.path.join(dirpath, d, STATE)) for d in ckpts)
+    has_ckpt_state = any(is_plain_file(os.path.join(dirpath, d, STATE)) for d in ckpts)
     if STATE not in files and not has_ckpt_state:
         return None
     if STATE in files and CHECKPOINT.match(os.path.basename(dirpath)):

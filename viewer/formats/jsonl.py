@@ -11,7 +11,7 @@ import math
 import os
 import time as _time
 
-from .base import (EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
+from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
                    stat_or_none, to_float)
 
 AXES = frozenset(STEP_KEYS + EPOCH_KEYS + TIME_KEYS)
@@ -43,6 +43,13 @@ class JsonlSource:
         self.line_no = 0
         self.bad_lines = 0
 
+    @property
+    def problem(self):
+        """Lines too long to read, for the run's error (lines that are not objects are just skipped)."""
+        if self.lines.long_lines:
+            return f"{os.path.basename(self.path)}: {self.lines.long_lines} line(s) over {CHUNK >> 10} KiB skipped"
+        return None
+
     def refresh(self) -> bool:
         st = stat_or_none(self.path)
         changed = False
@@ -68,19 +75,17 @@ class JsonlSource:
             self.line_no += 1
             try:
                 d = json.loads(line.lstrip("\ufeff"))  # a BOM would cost the first line
-            except ValueError:
-                self.bad_lines += 1
-                continue
-            if not isinstance(d, dict):
+                if not isinstance(d, dict):
+                    raise ValueError("not an object")
+                values = [(name, v) for name, v in flatten(d) if name not in AXES]
+            except (ValueError, RecursionError):  # not JSON, not an object, or nested too deep
                 self.bad_lines += 1
                 continue
             step = _axis(d, STEP_KEYS)
             if math.isnan(step):
                 step = float(self.line_no - 1)
             epoch, t = _axis(d, EPOCH_KEYS), _axis(d, TIME_KEYS)
-            for name, value in flatten(d):
-                if name in AXES:
-                    continue
+            for name, value in values:
                 v = to_float(value) if not isinstance(value, str) else None
                 if v is not None:  # null means "not logged on this line", not a gap
                     get(name).append(step, epoch, t, v)

@@ -6,7 +6,7 @@ import math
 import os
 import re
 
-from .base import AppendedLines, stat_or_none
+from .base import AppendedLines, safe_text, stat_or_none
 
 IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 VIDEO = (".mp4", ".webm", ".ogv", ".mov")
@@ -17,6 +17,11 @@ STEP_IN_NAME = re.compile(r"(\d+)(?!.*\d)")
 def is_media_path(path):
     """True for a ``media.jsonl`` index or an image/video file: what makes a media panel change."""
     return os.path.basename(path) == "media.jsonl" or media_type(path) is not None
+
+
+def linkable(name):
+    """True when a file name can be put in a URL (bytes that are not UTF-8 cannot)."""
+    return safe_text(name) == name
 
 
 def media_type(name):
@@ -47,21 +52,21 @@ class MediaJsonl:
             for line in text.split("\n"):  # not splitlines(): a caption may hold a raw U+2028
                 try:
                     d = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
-                if not isinstance(d, dict) or not isinstance(d.get("path"), str):
+                if not isinstance(d, dict) or not isinstance(d.get("path"), str) or not linkable(d["path"]):
                     continue
                 rel = os.path.normpath(d["path"])
                 if rel.startswith("..") or os.path.isabs(rel):
                     continue  # an index must not point outside its run
                 step = d.get("step")
                 self.items.append({
-                    "tag": str(d.get("tag") or "media"),
+                    "tag": safe_text(str(d.get("tag") or "media")),
                     "step": step if isinstance(step, (int, float)) and not isinstance(step, bool)
                     and math.isfinite(step) else None,
                     "type": d.get("type") if d.get("type") in ("image", "video") else media_type(rel) or "image",
                     "path": rel.replace(os.sep, "/"),
-                    "caption": str(d.get("caption") or ""),
+                    "caption": safe_text(str(d.get("caption") or "")),
                 })
         return self.items
 
@@ -76,7 +81,7 @@ def scan_media_files(run_dir, limit=5000):
             for dirpath, _dirs, files in walker:
                 for f in sorted(files):
                     kind = media_type(f)
-                    if not kind:
+                    if not kind or not linkable(dirpath + f):
                         continue
                     rel = os.path.relpath(os.path.join(dirpath, f), run_dir).replace(os.sep, "/")
                     tag = os.path.dirname(rel) or "files"
@@ -100,12 +105,14 @@ def html_reports(run_dir, limit=200):
     for e in entries:
         if e.name.startswith("."):
             continue
+        if not linkable(e.name):
+            continue
         if e.is_file(follow_symlinks=False) and e.name.lower().endswith((".html", ".htm")):
             out.append(e.name)
         elif e.is_dir(follow_symlinks=False) and e.name not in ("checkpoints",):
             try:
                 out += [f"{e.name}/{f}" for f in sorted(os.listdir(e.path))
-                        if f.lower().endswith((".html", ".htm"))]
+                        if f.lower().endswith((".html", ".htm")) and linkable(f)]
             except OSError:
                 pass
         if len(out) >= limit:

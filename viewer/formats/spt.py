@@ -11,12 +11,14 @@ import glob
 import json
 import os
 
-from .base import Part, SourceError, stat_or_none
+from .base import Part, SourceError, clean_json, open_regular, stat_or_none
 from .csvmetrics import CsvSource
+from .lightning import flatten
 from .logs import is_log_name
 from .media import MediaJsonl
 
 SIDECAR = "sidecar.json"
+MAX_SIDECAR = 16 << 20  # a sidecar is a few kB; a bigger one would cost every refresh
 STATUS = {"running": "running", "completed": "completed", "failed": "failed",
           "orphaned": "stale"}
 
@@ -24,17 +26,21 @@ STATUS = {"running": "running", "completed": "completed", "failed": "failed",
 def read_sidecar(run_dir):
     path = os.path.join(run_dir, SIDECAR)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            data = json.load(f)
+        with open_regular(path, within=run_dir) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_SIDECAR:
+                raise SourceError(f"{SIDECAR}: {size >> 20} MiB, larger than a sidecar can be "
+                                  f"({MAX_SIDECAR >> 20} MiB); not read")
+            data = json.loads(f.read().decode("utf-8", errors="replace"))
     except FileNotFoundError:
         raise SourceError(f"{SIDECAR}: vanished") from None
     except OSError as e:
         raise SourceError(f"{SIDECAR}: {e.strerror}") from e
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise SourceError(f"{SIDECAR}: invalid JSON ({e})") from e
     if not isinstance(data, dict):
         raise SourceError(f"{SIDECAR}: expected a JSON object, got {type(data).__name__}")
-    return data
+    return clean_json(data)
 
 
 def _dict(v):
@@ -42,7 +48,23 @@ def _dict(v):
 
 
 def _num(v):
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+def _when(v):
+    """An epoch time, or None for what is not one (NaN, inf, 1e300 would break date formatting)."""
+    v = _num(v)
+    return v if v is not None and 0 <= v < 1e11 else None
+
+
+def _text(v):
+    """A scalar as text; None for what a name cannot be (a list, an object, null)."""
+    return str(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != "" else None
 
 
 def sidecar_meta(run_dir):
@@ -50,21 +72,32 @@ def sidecar_meta(run_dir):
     hb = stat_or_none(os.path.join(run_dir, "heartbeat"))
     tags = d.get("tags")
     meta = {
-        "name": d.get("display_name") or d.get("run_id") or None,
-        "status": STATUS.get(d.get("status"), "unknown") if d.get("status") else None,
-        "created_at": _num(d.get("created_at")),
-        "ended_at": _num(d.get("ended_at")),
-        "updated_at": _num(d.get("updated_at")),
+        "name": _text(d.get("display_name")) or _text(d.get("run_id")),
+        "status": (STATUS.get(d["status"], "unknown") if isinstance(d["status"], str) else "unknown")
+        if d.get("status") else None,
+        "created_at": _when(d.get("created_at")),
+        "ended_at": _when(d.get("ended_at")),
+        "updated_at": _when(d.get("updated_at")),
         "heartbeat_at": hb.st_mtime if hb else None,
         "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
         "notes": d.get("notes") if isinstance(d.get("notes"), str) else "",
-        "hparams": _dict(d.get("hparams")),
+        "hparams": _hparams(d.get("hparams")),
         "summary": {k: v for k, v in _dict(d.get("summary")).items() if _num(v) is not None},
         "archived": bool(d.get("archived")),
         "checkpoint_path": d.get("checkpoint_path"),
-        "sidecar": {k: v for k, v in d.items() if k not in ("hparams", "summary")},
+        "sidecar": clean_json({k: v for k, v in d.items() if k not in ("hparams", "summary")}, finite=True),
     }
     return {k: v for k, v in meta.items() if v is not None}
+
+
+def _hparams(v):
+    """The sidecar's hparams as a flat dict of scalars (a hand-written one may nest)."""
+    if not isinstance(v, dict):
+        return {}
+    if all(isinstance(x, (str, int, float, bool)) or x is None for x in v.values()):
+        return v
+    return {k: x if isinstance(x, (str, int, float, bool)) or x is None else str(x)
+            for k, x in flatten(v).items()}
 
 
 def output_dir_logs(run_dir, root):
