@@ -476,7 +476,7 @@
         if (closed) return;
         state.textContent = "reconnecting…";
         setTimeout(connect, retry);
-        retry = Math.min(retry * 2, 10000);
+        retry = Math.min(retry * 2, RETRY_MAX);   // a server back after an hour: seen within 5 s
       };
     }
 
@@ -495,6 +495,91 @@
   }
 
   // ---- server-sent events: one stream per page (htmx's sse extension owns it) ----------
+  // htmx-ext-sse reopens a *closed* EventSource (an HTTP error: a proxy's 502 while the server
+  // restarts) after 0.5 s doubling to 64 s. LiveSource stands in for EventSource and reopens it
+  // itself, 0.5 s doubling to RETRY_MAX, resuming from the last event id; the extension never
+  // sees it closed. A refused connection is retried by the browser itself (`retry: 1000`).
+  const RETRY_MAX = 5000;
+  class LiveSource extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = url; this.withCredentials = true; this.readyState = 0;
+      this.onopen = this.onerror = this.onmessage = null;
+      this.names = new Set(); this.lastId = ""; this.failures = 0; this.timer = null; this.closed = false;
+      this.addEventListener("watch", (e) => showWatch(e.data));
+      this.open();
+    }
+    addEventListener(name, fn, opts) {
+      if (!this.names.has(name) && name !== "open" && name !== "error") {
+        this.names.add(name);
+        if (this.es) this.forward(this.es, name);
+      }
+      super.addEventListener(name, fn, opts);
+    }
+    forward(es, name) {
+      es.addEventListener(name, (e) => {
+        if (es !== this.es) return;
+        if (e.lastEventId) this.lastId = e.lastEventId;
+        const ev = new MessageEvent(name, { data: e.data, lastEventId: e.lastEventId, origin: e.origin });
+        if (name === "message" && this.onmessage) this.onmessage(ev);
+        this.dispatchEvent(ev);
+      });
+    }
+    open() {
+      const u = new URL(this.url, location.href);
+      if (this.lastId) u.searchParams.set("last_event_id", this.lastId);  // a new EventSource sends no Last-Event-ID
+      const es = this.es = new EventSource(u.href, { withCredentials: true });
+      this.names.forEach((n) => this.forward(es, n));
+      es.onopen = (e) => {
+        if (es !== this.es) return;
+        this.readyState = 1; this.failures = 0;
+        if (this.onopen) this.onopen(e);
+      };
+      es.onerror = (e) => {
+        if (es !== this.es) return;
+        if (es.readyState === EventSource.CLOSED && !this.closed) {
+          this.readyState = 0;   // still connecting, as far as htmx knows
+          clearTimeout(this.timer);
+          this.timer = setTimeout(() => { if (!this.closed) this.open(); },
+            Math.min(500 * 2 ** this.failures++, RETRY_MAX));
+        } else this.readyState = es.readyState;
+        if (this.onerror) this.onerror(e);
+      };
+    }
+    close() {
+      this.closed = true; this.readyState = 2;
+      clearTimeout(this.timer);
+      if (this.es) this.es.close();
+    }
+  }
+  htmx.createEventSource = (url) => new LiveSource(url);
+
+  // `watch`: the watcher's mode and problem (the runs folder missing), sent on connect and on change
+  function showWatch(data) {
+    let st;
+    try { st = JSON.parse(data); } catch (e) { return; }
+    const bar = document.querySelector("header.topbar");
+    if (!bar) return;
+    const badge = bar.querySelector(".watch");
+    if (badge) {
+      badge.className = "watch watch-" + st.kind;
+      badge.textContent = st.kind + (st.reason ? " ⚠" : "");
+      badge.title = st.reason || "inotify: changes are pushed as they happen";
+    }
+    let note = bar.querySelector(".watch-problem");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "watch-problem";
+      note.setAttribute("role", "alert");
+      note.style.color = "var(--err)";   // CSSOM, allowed by the CSP (a style attribute is not)
+      note.style.fontWeight = "600";
+      const root = bar.querySelector(".root");
+      if (root) root.after(note); else bar.append(note);
+    }
+    note.textContent = st.problem || "";
+    note.hidden = !st.problem;
+  }
+  window.tailboard = Object.assign(window.tailboard || {}, { showWatch });
   let streamBroken = false;
   function resync() {
     if (window.tailboard.reloadCharts) window.tailboard.reloadCharts();

@@ -230,13 +230,23 @@ def test_watch_limit_falls_back_to_polling_that_still_publishes(samples, running
     assert wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed and path in c.files))
 
 
-def test_a_dead_watch_process_switches_to_polling(samples, running):
+def test_a_killed_watch_process_is_restarted_then_polling_takes_over(samples, running):
     w, calls = running()
-    w.proc.kill()
+    path = lightning_csv(samples)
+    for n in range(1, watcher_mod.INOTIFY_RESTARTS + 1):
+        dead = w.proc
+        os.kill(dead.pid, signal.SIGKILL)
+        assert wait_for(lambda: w.proc is not None and w.proc is not dead and w.inotify_restarts == n)
+        assert w.kind == "inotify"
+        calls.clear()
+        append(path, f"{5 + n},0.05,83,1.5,,\r\n")  # the new process sees writes
+        assert wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed))
+    os.kill(w.proc.pid, signal.SIGKILL)  # one death too many within the window
     assert wait_for(lambda: w.kind == "polling")
-    assert "exited" in w.reason and w.proc is None
+    assert "exited" in w.reason and "4 times" in w.reason and w.proc is None
     w.poll_interval = 0.1
-    append(lightning_csv(samples), "5,0.05,83,1.5,,\r\n")
+    calls.clear()
+    append(path, "9,0.05,83,1.5,,\r\n")
     assert wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed))
 
 

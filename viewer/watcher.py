@@ -5,12 +5,20 @@ what that means; ``publish(changes)`` hands the result on. Polling is chosen by 
 inotify cannot serve: the root is on a network filesystem (remote writes raise no event), the
 per-user watch or instance limit is reached, or the kernel queue keeps overflowing.
 ``VIEWER_POLL`` forces it. A periodic full rescan catches whatever any event source missed.
+
+Faults: the dispatch loop runs in a thread that a supervisor restarts (with backoff) whatever
+ended it, and every (re)start begins with a full rescan, so nothing changed during an outage
+is lost. A killed watch process is restarted a few times before polling takes over. A runs
+folder that vanishes (deleted, renamed away, unmounted) drops its runs and says so; when a
+folder is back at that path (same or new inode) it is watched again and rescanned.
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -26,6 +34,11 @@ NETWORK_FS = frozenset((
     "beegfs", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "fuse.s3fs", "fuse.rclone",
     "fuse.gcsfuse", "panfs", "wekafs", "pvfs2", "orangefs", "fuse.juicefs"))
 OVERFLOWS_BEFORE_POLLING = 3
+INOTIFY_RESTARTS = 3        # watch-process deaths restarted within RESTART_WINDOW; the next one polls
+RESTART_WINDOW = 600.0
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds before restarting a dead loop, doubling
+HEALTHY_AFTER = 60.0        # a loop alive this long is healthy again: the backoff restarts small
+SUPERVISE_EVERY = 0.25      # how often the supervisor looks at the loop
 
 
 def filesystem_type(path, mounts="/proc/mounts"):
@@ -144,7 +157,12 @@ def _stamp(path, max_entries):
 
 
 class Watcher:
-    """Runs the event source and one dispatch loop that turns changes into published updates."""
+    """Runs the event source and one dispatch loop that turns changes into published updates.
+
+    A supervisor thread restarts the loop whatever ends it (a BaseException, a bug before its
+    ``try``), after a backoff; ``state()`` says how it goes (``/healthz``). ``on_state`` is
+    called with ``state()`` whenever the mode or the runs folder's presence changes.
+    """
 
     def __init__(self, store, publish=lambda changes: None, poll=None, rescan=30.0, settle=0.005):
         self.store = store
@@ -159,8 +177,20 @@ class Watcher:
         self.overflows = 0
         self.proc = None
         self.lost = ""            # set when the watch process reports it cannot go on
+        self.on_state = None
+        self.restarts = 0         # dispatch loop restarts by the supervisor
+        self.failure = None       # {"error", "at"}: what last ended the loop
+        self.inotify_restarts = 0
+        self.root_missing = False
+        self._deaths = collections.deque()  # monotonic times the watch process died
+        self._root_id = None
+        self._backoff = BACKOFF_FIRST
+        self._down_since = None
+        self._loop_started = 0.0
+        self._failed = None       # the loop thread whose failure is recorded
         self._stop = threading.Event()
         self._thread = None
+        self._supervisor = None
         self.interest = Interest(lambda: self.kind == "polling")  # stat-polled with the runs
 
     # -- choosing the source ---------------------------------------------------------------
@@ -196,11 +226,13 @@ class Watcher:
             if line == "!overflow":
                 self.on_overflow()
             elif line.startswith("!error"):
-                self.lost = line[len("!error "):]
-                self.queue.wake()
+                if proc is self.proc:
+                    self.lost = line[len("!error "):]
+                    self.queue.wake()
             elif line.startswith("["):
                 self.queue.put_many(json.loads(line))
-        if not self._stop.is_set() and not self.lost:
+        # a process we stopped or replaced ourselves is no loss
+        if not self._stop.is_set() and not self.lost and proc is self.proc:
             self.lost = "the inotify watch process exited"
             self.queue.wake()
 
@@ -208,10 +240,77 @@ class Watcher:
         log.warning("tailboard: polling every %gs: %s", self.poll_interval, reason)
         self.kind, self.reason = "polling", reason
         self._stop_observer()
+        self._notify()
+
+    def _watch_process_lost(self):
+        """The watch process died: start a new one, or poll after too many deaths lately."""
+        reason, self.lost = self.lost, ""
+        self._stop_observer()
+        if "limit" in reason:  # a new folder past the watch limit: a new process would fail too
+            self._fall_back(reason)
+            return
+        now = time.monotonic()
+        self._deaths.append(now)
+        while self._deaths and now - self._deaths[0] > RESTART_WINDOW:
+            self._deaths.popleft()
+        if len(self._deaths) > INOTIFY_RESTARTS:
+            self._fall_back(f"{reason} {len(self._deaths)} times in {RESTART_WINDOW / 60:g} minutes")
+            return
+        try:
+            self._start_inotify()
+        except OSError as e:
+            self._fall_back(f"{reason}, and could not be restarted: {e.strerror or e}")
+            return
+        self.inotify_restarts += 1
+        log.warning("tailboard: %s; restarted it (%d so far)", reason, self.inotify_restarts)
 
     def on_overflow(self):
         self.overflows += 1
         self.queue.overflow()
+
+    # -- the runs folder itself ------------------------------------------------------------
+
+    def _root_identity(self):
+        try:
+            st = os.stat(self.store.root)
+        except OSError:  # gone, or a dead mount (ESTALE, EIO)
+            return None
+        return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+    @property
+    def problem(self):
+        """What a user must be told, or ''."""
+        return f"the runs folder {self.store.root} is missing" if self.root_missing else ""
+
+    def _check_root(self):
+        """Notice the runs folder vanishing, coming back or being replaced; True: rescan now."""
+        ident = self._root_identity()
+        if ident == self._root_id:
+            return False
+        self._root_id = ident
+        if ident is None:
+            self.root_missing = True
+            log.warning("tailboard: %s", self.problem)
+            self._stop_observer()  # its watches died with the folder
+        else:
+            if self.kind == "inotify":  # inotify watches inodes: watch the folder now at that path
+                self._stop_observer()
+                try:
+                    self._start_inotify()
+                except OSError as e:
+                    self._fall_back(f"inotify is unavailable: {e.strerror or e}")
+            if self.root_missing:
+                log.warning("tailboard: the runs folder %s is back", self.store.root)
+            self.root_missing = False
+        self._notify()
+        return True
+
+    def _notify(self):
+        if self.on_state is not None:
+            try:
+                self.on_state(self.state())
+            except Exception:  # telling pages must not stop the watcher
+                log.exception("tailboard: publishing the watcher state failed")
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -228,12 +327,31 @@ class Watcher:
             except Exception:  # a rendering bug must not stop the watcher
                 log.exception("tailboard: publishing changes failed")
 
+    def _begin(self):
+        """Where a (re)started loop stands: the folder's presence, and a watch process."""
+        self._root_id = ident = self._root_identity()
+        if self.root_missing != (ident is None):
+            self.root_missing = ident is None
+            self._notify()
+        if self.kind == "inotify" and self.proc is None and ident is not None:
+            try:  # restarted loop, or the folder came back while the loop was down
+                self._start_inotify()
+            except OSError as e:
+                self._fall_back(f"inotify is unavailable: {e.strerror or e}")
+
     def _loop(self):
-        self.poll_once()  # the first scan, with progress
+        self._begin()
+        self.poll_once()  # the first scan, with progress; after a restart, what the outage missed
         self.store.status_changes()
         last_walk = last_status = time.monotonic()
         while not self._stop.is_set():
             try:
+                if self._check_root():  # gone (its runs dropped) or back (found again): walk now
+                    self.poll_once()
+                    last_walk = time.monotonic()
+                if self.root_missing:  # look again every second
+                    self._stop.wait(min(self.poll_interval, 1.0))
+                    continue
                 if self.kind == "inotify":
                     # settle=0: the watch process already let the burst settle
                     paths, full = self.queue.drain(timeout=1.0, settle=0)
@@ -241,8 +359,8 @@ class Watcher:
                         self._fall_back(f"the inotify queue overflowed {self.overflows} times")
                         full = True
                     elif self.lost:
-                        self._fall_back(self.lost)
-                        full = True
+                        self._watch_process_lost()
+                        full = True  # events were lost while it was down
                     if full:
                         last_walk = 0.0  # events were lost: walk now
                     elif paths:
@@ -270,6 +388,78 @@ class Watcher:
                 log.exception("tailboard: watching %s failed", self.store.root)
                 self._stop.wait(1.0)
 
+    def _run_loop(self):
+        """The loop thread's body: whatever ends it is recorded for the supervisor."""
+        try:
+            self._loop()
+        except BaseException as e:  # noqa: B036 - SystemExit, MemoryError, GreenletExit: all recorded
+            if not self._stop.is_set():
+                self._failed = threading.current_thread()
+                self.failure = _failure(f"{type(e).__name__}: {e}".rstrip(": "))
+                log.error("tailboard: the watcher loop died", exc_info=True)
+
+    def _spawn_loop(self):
+        self._loop_started = time.monotonic()
+        self._thread = threading.Thread(target=self._run_loop, name="tailboard-watcher", daemon=True)
+        self._thread.start()
+
+    # -- supervision -----------------------------------------------------------------------
+
+    def _supervise(self):
+        while not self._stop.is_set():
+            try:
+                self._check_loop()
+            except BaseException:  # noqa: B036 - the supervisor outlives whatever it sees
+                if self._stop.is_set():
+                    return
+                log.exception("tailboard: supervising the watcher failed")
+            self._stop.wait(SUPERVISE_EVERY)
+
+    def _check_loop(self):
+        """Restart a dead loop once its backoff has passed (doubling, reset when healthy)."""
+        now = time.monotonic()
+        t = self._thread
+        if t is not None and t.is_alive():
+            if now - self._loop_started >= HEALTHY_AFTER:
+                self._backoff = BACKOFF_FIRST
+            return
+        if self._stop.is_set():
+            return
+        if self._down_since is None:
+            self._down_since = now
+            if t is not None and self._failed is not t:  # ended without a word (killed)
+                self.failure = _failure("the watcher loop ended")
+            log.warning("tailboard: the watcher loop is down; restarting in %gs", self._backoff)
+            self._notify()
+        if now - self._down_since < self._backoff:
+            return
+        self._down_since = None
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+        self.restarts += 1
+        log.warning("tailboard: restarting the watcher loop (restart %d)", self.restarts)
+        self._spawn_loop()
+
+    def alive(self):
+        """True while the dispatch loop runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def check(self):
+        """Start the supervisor again if it is gone (called per ``/healthz``: a second line)."""
+        if self._supervisor is not None and not self._supervisor.is_alive() and not self._stop.is_set():
+            log.error("tailboard: the watcher supervisor was gone; starting it again")
+            self._start_supervisor()
+
+    def state(self):
+        """The watcher's health, for ``/healthz`` and the pages' top bar."""
+        return {"kind": self.kind, "reason": self.reason, "problem": self.problem,
+                "alive": self.alive(), "restarts": self.restarts, "last_failure": self.failure,
+                "inotify_restarts": self.inotify_restarts}
+
+    def _start_supervisor(self):
+        self._supervisor = threading.Thread(target=self._supervise, name="tailboard-watch-supervisor",
+                                            daemon=True)
+        self._supervisor.start()
+
     def start(self):
         self.kind, self.reason = self.choose()
         if self.kind == "inotify":
@@ -277,8 +467,8 @@ class Watcher:
                 self._start_inotify()
             except OSError as e:  # ENOSPC: watch limit; EMFILE: instance limit
                 self._fall_back(f"inotify is unavailable: {e.strerror or e}")
-        self._thread = threading.Thread(target=self._loop, name="tailboard-watcher", daemon=True)
-        self._thread.start()
+        self._spawn_loop()
+        self._start_supervisor()
         return self
 
     def _stop_observer(self):
@@ -295,5 +485,11 @@ class Watcher:
         self._stop.set()
         self.queue.wake()
         self._stop_observer()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for t in (self._supervisor, self._thread):
+            if t is not None:
+                t.join(timeout)
+        self._stop_observer()  # one the loop started while we were stopping
+
+
+def _failure(error):
+    return {"error": error, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

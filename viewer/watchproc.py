@@ -10,6 +10,7 @@ died or stopped it), so it is never left behind.
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -74,8 +75,40 @@ class OverflowLog(logging.Handler):
             self.on_overflow()
 
 
+class WatchLimit:
+    """Notices the per-user watch limit being hit on any folder, not only the root.
+
+    watchdog 7 ignores a failed watch on a subfolder (it may have vanished meanwhile), so a
+    tree past the limit would be watched in part and its other folders never raise an event.
+    Any ENOSPC is remembered here: at start it is an error, later the process says so and exits.
+    """
+
+    hit = False
+
+    @classmethod
+    def install(cls):
+        try:
+            from watchdog.observers.inotify_c import InotifyFD
+        except ImportError:  # another watchdog layout: its own behaviour
+            return
+        real = InotifyFD.add_callback
+        if getattr(real, "watch_limit", False):
+            return
+
+        def add_callback(self, *a, **kw):
+            try:
+                return real(self, *a, **kw)
+            except OSError as e:
+                if e.errno == errno.ENOSPC:
+                    cls.hit = True
+                raise
+        add_callback.watch_limit = True
+        InotifyFD.add_callback = add_callback
+
+
 def start_observer(root, queue):
-    """A started watchdog InotifyObserver feeding ``queue``; raises OSError when it cannot."""
+    """A started watchdog InotifyObserver feeding ``queue``; raises OSError when it cannot
+    (OSError ENOSPC also when only a subfolder could not be watched)."""
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers.inotify import InotifyObserver
 
@@ -98,10 +131,14 @@ def start_observer(root, queue):
     hook = OverflowLog(queue.overflow)
     for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
         logging.getLogger(name).addHandler(hook)
+    WatchLimit.install()
     observer = InotifyObserver()
     observer.schedule(Handler(), root, recursive=True)
     observer.daemon = True
     observer.start()
+    if WatchLimit.hit:  # part of the tree is unwatched: polling must take over
+        observer.stop()
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
     return observer
 
 
@@ -124,7 +161,7 @@ def main(argv):
     threading.Thread(target=parent_gone, daemon=True).start()
     out.write("!ready\n")
     out.flush()
-    while observer.is_alive():
+    while observer.is_alive() and not WatchLimit.hit:
         paths, full = queue.drain(timeout=1.0, settle=settle)
         if full:
             out.write("!overflow\n")
@@ -132,7 +169,8 @@ def main(argv):
             out.write(json.dumps(paths) + "\n")
         if full or paths:
             out.flush()
-    out.write("!error the inotify observer stopped\n")
+    # a new folder past the watch limit: its events would be missed from now on
+    out.write("!error inotify watch limit reached\n" if WatchLimit.hit else "!error the inotify observer stopped\n")
     out.flush()
     return 4
 

@@ -130,6 +130,13 @@ def metrics_csv(rid):
 
 @bp.get("/healthz")
 def healthz():
+    """200 while serving; ``ok`` is false while the watcher loop is down or the root is missing."""
     v = viewer()
-    return jsonify(ok=True, watcher=v.watcher.kind, watcher_reason=v.watcher.reason,
-                   runs=len(v.store.runs()), scan=v.store.scan_state, streams=v.bus.count())
+    v.watcher.check()  # a second line behind the supervisor thread
+    w = v.watcher.state()
+    background = v.config["VIEWER_BACKGROUND"]
+    return jsonify(ok=(w["alive"] or not background) and not w["problem"], watcher=w["kind"],
+                   watcher_reason=w["reason"], problem=w["problem"], watcher_alive=w["alive"],
+                   watcher_restarts=w["restarts"], watcher_last_failure=w["last_failure"],
+                   inotify_restarts=w["inotify_restarts"],
+                   runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count())

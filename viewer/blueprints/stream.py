@@ -4,7 +4,8 @@ The Publisher turns the store's changes into events once (rendering each fragmen
 once per client): ``row`` (the run's overview row, an htmx out-of-band swap), ``counts`` (the status
 counts, likewise), ``runset`` (runs appeared or vanished: the table re-fetches itself), ``scan`` (first
 scan progress), ``run`` (a run page's header), ``metrics`` (JSON: points appended since the
-last event). Overview pages get overview events; ``/events?run=<id>`` gets that run's.
+last event), ``watch`` (JSON: the watcher's state, on connect and when it changes: every page).
+Overview pages get overview events; ``/events?run=<id>`` gets that run's.
 """
 from __future__ import annotations
 
@@ -37,12 +38,13 @@ def events():
         return folder_events(v, request.args["dir"])
     # ``run`` repeats on a page showing several runs (compare): it gets each run's events
     runs = [r for r in dict.fromkeys(request.args.getlist("run")) if r]
-    audiences = frozenset(runs or [""])
+    audiences = frozenset((runs or [""]) + ["*"])  # "*": every page (the watcher's state)
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     sub = v.bus.subscribe(lambda e: e.audience in audiences, last)
     first = []
     if request.args.get("scan") and not runs:  # the page was drawn mid-scan: where is it now?
         first.append(sse(None, "scan", render_template("tailboard/partials/_scan.html", scan=v.store.scan_state)))
+    first.append(sse(None, "watch", json.dumps(v.watcher.state())))  # the top bar's truth, now
     # polling sees a run's own files only: while its page is open, stat its media folders too
     looked_at = [p for rid in runs for p in v.store.media_folders(rid)]
 
@@ -121,6 +123,10 @@ class Publisher:
 
     def _render(self, template, **ctx):
         return render_template(template, **ctx)
+
+    def watch_state(self, state):
+        """``watch`` for every page: the watcher's mode and problem (a vanished runs folder)."""
+        self.viewer.bus.publish("watch", json.dumps(state), audience="*")
 
     def progress(self, state):
         """First-scan progress, at most every 0.2 s, and always its last state."""
