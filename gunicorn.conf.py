@@ -13,10 +13,14 @@ repository folder this is all it takes:
   ``graceful_timeout`` then only has to cover ordinary requests.
 - Several workers: each runs its own watcher and store and delivers every update to its own
   clients (see README, "Serving"). One worker is the recommended setting.
+- Binds 127.0.0.1 (port ``TAILBOARD_PORT``, 8000) unless ``TAILBOARD_BIND`` or ``-b`` says
+  otherwise. Listening beyond loopback without ``VIEWER_TOKEN`` generates one, printed as
+  ``Tailboard: open http://<host>:<port>/?token=<token>`` (``when_ready``, below).
 """
 import os
+import sys
 
-bind = os.environ.get("TAILBOARD_BIND", "127.0.0.1:8000")
+bind = os.environ.get("TAILBOARD_BIND") or "127.0.0.1:" + os.environ.get("TAILBOARD_PORT", "8000")
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_connections = 10000   # open streams per worker (browsers hold one SSE stream per page)
@@ -25,6 +29,25 @@ graceful_timeout = 3         # streams are closed at SIGTERM; this covers in-fli
 keepalive = 5
 preload_app = False
 control_socket_disable = True  # gunicorn 27's control socket is one path per user, shared by all servers
+
+
+def when_ready(server):
+    """In the master, listening, before any worker forks: a token for a non-loopback bind.
+
+    It looks at the real listeners, so ``-b`` on the command line and port 0 are covered; the
+    token lands in ``os.environ``, which every worker inherits.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from app import token_for_bind  # stdlib only at import: safe before gevent patches
+
+    addresses = [_address(lnr.sock.getsockname()) for lnr in server.LISTENERS]
+    token_for_bind(addresses, scheme="https" if server.cfg.is_ssl else "http")
+
+
+def _address(name):
+    return tuple(name[:2]) if isinstance(name, tuple) else name  # IPv6 names have 4 fields
 
 
 def post_worker_init(worker):

@@ -22,10 +22,9 @@ def test_every_route_is_documented(app):
         path = path.replace("<run_id>", "<id>").replace("<relpath>", "<path>").replace("<filename>", "<file>")
         if path.startswith("/api/runs/<path>"):
             continue  # documented per action below
-        verb = "WS" if rule.websocket else "GET"
+        verbs = ["WS"] if rule.websocket else sorted(rule.methods - {"HEAD", "OPTIONS"})
         path = path.replace("/ws/logs/<rest>", "/ws/logs/<id>/<stream>")
-        if f"`{verb} {path}" not in text:
-            missing.append(path)
+        missing += [f"{verb} {path}" for verb in verbs if f"`{verb} {path}" not in text]
     for action in ("", "/metrics", "/metrics.csv", "/logs", "/logs/<stream>", "/media"):
         if f"`GET /api/runs/<id>{action}`" not in text:
             missing.append("/api/runs/<id>" + action)

@@ -18,12 +18,14 @@ DEFAULTS = {
     "VIEWER_PAGE_LOG_BYTES": 256 << 10,  # bytes of each log tail rendered on the run page
     "VIEWER_BACKGROUND": True,      # scan in a background thread (False: scan before serving)
     "VIEWER_TOKEN": None,           # optional access token (see README, "Access")
+    "VIEWER_OPEN": False,           # no generated token on a non-loopback bind: an authenticating proxy is in front
     "VIEWER_LIVERELOAD": True,      # inject the LiveReload client into HTML under /files/
     "VIEWER_CORS": None,            # origins allowed to fetch /files/ ("*" or a comma list); off
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
-         "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool", "VIEWER_LIVERELOAD": "bool"}
+         "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool", "VIEWER_LIVERELOAD": "bool",
+         "VIEWER_OPEN": "bool"}
 
 
 def _cast(key, value):

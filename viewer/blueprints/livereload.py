@@ -33,6 +33,17 @@ ASSET_EXT = CSS_EXT + IMG_EXT + (".js", ".mjs", ".webp", ".avif")
 SETTLE, SETTLE_MAX = 0.02, 0.5   # a burst of writes: wait for 20 ms of quiet, at most 0.5 s
 
 
+@bp.before_request
+def reports_and_same_origin_only():
+    """``WS /livereload`` takes sandboxed reports (``Origin: null``) and our own pages only.
+
+    It only ever says "reload path X", but a foreign site has no business holding it open.
+    """
+    if request.endpoint == "tailboard.livereload.livereload" and not access.websocket_origin_ok(allow_null=True):
+        return access.refuse_origin()
+    return None
+
+
 def wanted():
     return (viewer().config["VIEWER_LIVERELOAD"] and not request.headers.get("HX-Request")
             and request.args.get("livereload") != "0")

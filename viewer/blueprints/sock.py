@@ -13,6 +13,7 @@ import threading
 from flask import Blueprint
 from flask_sock import Sock
 
+from .. import access
 from ..bus import CLOSED
 from ..context import store, viewer
 from ..errors import ViewerError
@@ -20,6 +21,18 @@ from ..tailing import LogFollower
 
 bp = Blueprint("sock", __name__)
 sock = Sock()
+
+
+@bp.before_request
+def same_origin_only():
+    """Refuse (403, before the upgrade) a browser socket opened by a page of another site.
+
+    Websockets escape CORS and carry the cookie: without this, any page the user visits could
+    read the logs. A sandboxed report (``Origin: null``) may not read them either.
+    """
+    if not access.websocket_origin_ok(allow_null=False):
+        return access.refuse_origin()
+    return None
 
 
 class OneWriter:
