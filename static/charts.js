@@ -956,6 +956,8 @@
   document.body.addEventListener("htmx:beforeCleanupElement", (e) => {
     views.forEach((_v, container) => { if (e.target.contains(container)) destroy(container); });
   });
+  // every control applies as it changes: Enter in the metric filter must not load the page
+  document.body.addEventListener("submit", (e) => { if (e.target.closest(".chart-controls")) e.preventDefault(); });
   document.body.addEventListener("input", (e) => { if (e.target.closest(".chart-controls")) onControl(e); });
   document.body.addEventListener("change", (e) => { if (e.target.closest(".chart-controls")) onControl(e); });
   // the axes' colours come from the theme: a theme switch redraws

@@ -1,6 +1,7 @@
 /* Compare view (/compare): the scatter plot (uPlot, one points-only series per run, created in
    htmx's load hook and destroyed on cleanup) and the live refresh of the table or scatter when a
-   compared run changes. Exposes window.tailboardCompare = {plots, refresh}. */
+   compared run changes. Also, on every page, applies [data-run-color] (the CSP-clean way to
+   give an element its run's colour as --run-color). Exposes window.tailboardCompare = {plots, refresh}. */
 (function () {
   "use strict";
   const REFRESH_EVERY = 2000;   // ms: at most one re-fetch per window while runs train
@@ -146,8 +147,17 @@
   document.body.addEventListener("htmx:sseError", () => { broken = true; });
   document.body.addEventListener("htmx:sseOpen", () => { if (broken) { broken = false; schedule(); } });
 
+  // a run's colour arrives as data-run-color, set through the CSSOM: the page CSP forbids
+  // style="" attributes in markup, not style changes made by our own script
+  function runColors(scope) {
+    const found = Array.from(scope.querySelectorAll("[data-run-color]"));
+    if (scope.matches && scope.matches("[data-run-color]")) found.push(scope);
+    found.forEach((el) => el.style.setProperty("--run-color", el.dataset.runColor));
+  }
+
   htmx.onLoad((root) => {
     const scope = root.querySelectorAll ? root : document;
+    runColors(scope);
     const found = Array.from(scope.querySelectorAll("[data-compare-scatter]"));
     if (scope.matches && scope.matches("[data-compare-scatter]")) found.push(scope);
     found.forEach(drawScatter);

@@ -350,6 +350,9 @@
     }
   });
 
+  // Enter in a field of the filter form must not load the page: htmx fetches the table instead
+  document.body.addEventListener("submit", (e) => { if (e.target.id === "table-form") e.preventDefault(); });
+
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Enter" || e.target.id !== "filter-add") return;
     e.preventDefault();

@@ -571,8 +571,6 @@
       note = document.createElement("span");
       note.className = "watch-problem";
       note.setAttribute("role", "alert");
-      note.style.color = "var(--err)";   // CSSOM, allowed by the CSP (a style attribute is not)
-      note.style.fontWeight = "600";
       const root = bar.querySelector(".root");
       if (root) root.after(note); else bar.append(note);
     }

@@ -115,12 +115,35 @@ def live_server(samples):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Page, sync_playwright
 
+    if not getattr(Page.wait_for_function, "csp_safe", False):
+        # every page, however made: the viewer's CSP forbids the eval Playwright polls with
+        Page.wait_for_function = csp_safe(Page.wait_for_function, method=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def csp_safe(wait_for_function, method=False):
+    """``page.wait_for_function`` that works under a CSP without 'unsafe-eval'.
+
+    Playwright evals a bare expression again on every poll, from a page timer: the page CSP
+    refuses that. A function is evaluated once (by DevTools, which the CSP lets through) and
+    then only called, so any expression is wrapped in one.
+    """
+    def wrap(expression):
+        return f"(arg) => {{ const v = ({expression}); return typeof v === 'function' ? v(arg) : v; }}"
+
+    if method:  # the unbound Page method: self comes first
+        def wait(self, expression, arg=None, **kw):
+            return wait_for_function(self, wrap(expression), arg=arg, **kw)
+    else:
+        def wait(expression, arg=None, **kw):
+            return wait_for_function(wrap(expression), arg=arg, **kw)
+    wait.csp_safe = True
+    return wait
 
 
 @pytest.fixture

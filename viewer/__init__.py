@@ -11,7 +11,7 @@ import weakref
 
 from flask import Blueprint
 
-from . import access, settings
+from . import access, security, settings
 from .bus import Bus
 from .store import RunStore
 from .watcher import Watcher
@@ -51,8 +51,10 @@ class Viewer:
                        template_folder=TEMPLATES)
         for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp):
             bp.register_blueprint(child)
+        bp.register_blueprint(access.bp)  # /login, /logout
         token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix
         bp.before_request(lambda: access.check(token, prefix))
+        bp.after_request(security.add_headers)
         app.register_blueprint(bp)
         app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
         app.extensions["tailboard"] = self
@@ -61,6 +63,7 @@ class Viewer:
         self.store.on_progress = publisher.progress
         self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
                                rescan=self.config["VIEWER_RESCAN"])
+        self.watcher.on_state = publisher.watch_state  # pages hear of a vanished root at once
         if self.config["VIEWER_BACKGROUND"]:
             self.watcher.start()
             _running.add(self)

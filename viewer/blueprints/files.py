@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
-from .. import access
+from .. import access, security
 from ..context import store, viewer
 from ..errors import NotFound, ViewerError
 from . import livereload
@@ -41,6 +41,9 @@ PASSIVE = frozenset(("image/png", "image/jpeg", "image/gif", "image/webp", "imag
                      "text/csv; charset=utf-8", "application/json", "application/jsonl",
                      "application/octet-stream", "text/markdown; charset=utf-8",
                      "text/yaml; charset=utf-8", "text/tab-separated-values; charset=utf-8"))
+# what a page may load as code: the page CSP allows 'self', and files are 'self' too
+CODE_DESTS = frozenset(("script", "style", "worker", "sharedworker", "serviceworker", "audioworklet",
+                        "paintworklet", "xslt"))
 CHUNK = 256 << 10          # bytes a file is streamed by
 LISTING_MAX = 5000         # entries shown on a listing page (sorted first, then cut)
 for _ext, _type in ((".mjs", "text/javascript"), (".webp", "image/webp"), (".avif", "image/avif"),
@@ -70,6 +73,7 @@ def serve(relpath):
         if relpath and not request.path.endswith("/"):  # relative links in the listing need it
             return redirect(url_for(".serve", relpath=relpath.rstrip("/") + "/"), 308)
         return listing(path, relpath.strip("/"))
+    _not_as_code_of_our_pages()
     f = _open_regular(path)
     st = os.fstat(f.fileno())
     mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
@@ -99,6 +103,7 @@ def serve(relpath):
     if mimetype not in PASSIVE:
         # an active type (HTML, SVG, any XML, unknown) must not run on the viewer's origin
         resp.headers["Content-Security-Policy"] = SANDBOX
+    security.user_file()  # not the page policy, and no frame-ancestors: reports frame each other
     return _cors(resp)
 
 
@@ -117,6 +122,17 @@ class Chunks(FileWrapper):
         data = super().__next__()
         time.sleep(0)  # under gevent (patched): let other greenlets run
         return data
+
+
+def _not_as_code_of_our_pages():
+    """Refuse a file that one of the viewer's own pages loads as script or style.
+
+    No viewer page ever does; only injected markup would. A sandboxed report loading its own
+    scripts has an opaque origin, so its requests say ``Sec-Fetch-Site: cross-site``.
+    """
+    if (request.headers.get("Sec-Fetch-Site") == "same-origin"
+            and request.headers.get("Sec-Fetch-Dest") in CODE_DESTS):
+        raise ViewerError("files of the runs folder are not loaded as code by the viewer's pages", 403)
 
 
 def _open_regular(path):
@@ -184,6 +200,10 @@ def list_folder(path):
         raise NotFound(f"folder unreadable: {e.strerror}") from None
     with it:
         for e in it:
+            try:
+                e.name.encode("utf-8")
+            except UnicodeEncodeError:
+                continue  # bytes that are not UTF-8: no URL can name the entry, so it is not listed
             try:
                 if e.is_symlink():
                     real = os.path.realpath(e.path)

@@ -31,7 +31,7 @@ def page(full, fragment, **ctx):
 def watcher_state():
     def tailboard_watcher():
         w = viewer().watcher
-        return {"kind": w.kind, "reason": w.reason}
+        return {"kind": w.kind, "reason": w.reason, "problem": w.problem}
     return {"tailboard_watcher": tailboard_watcher}
 
 

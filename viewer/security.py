@@ -1,0 +1,60 @@
+"""Security headers on every response of the Tailboard blueprint (never on a host site's routes).
+
+The page policy allows no inline script and no ``eval``: every behaviour lives in our own files
+under ``/-/static/``, htmx is told not to eval nor to inject its indicator ``<style>`` (a meta
+``htmx-config`` in ``base.html``), and our templates carry no ``on*=`` nor ``style=`` attribute.
+
+``style-src-attr 'unsafe-inline'`` is the one exception: log lines arrive with their ANSI
+colours as ``<span style="color:...">`` (``viewer/tailing.py``: 256 and 24-bit colours are not
+a fixed set of classes). An attribute style cannot run script, and markup from files never
+reaches a page unescaped (``tests/test_browser_xss.py`` proves it with the CSP stripped).
+
+Raw files under ``/files/`` are user content with their own rules (``blueprints/files.py``):
+reports keep ``sandbox``, and no file gets ``frame-ancestors`` nor ``X-Frame-Options``, because
+a sandboxed report has an opaque origin that matches no source: a report framing another
+report, an SVG or a PDF would be blocked. Framing a file gains nothing: it holds no privilege.
+"""
+from __future__ import annotations
+
+from flask import g
+
+PAGE_CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "style-src-attr 'unsafe-inline'",   # ANSI colours of log lines only (see above)
+    "img-src 'self' data: blob:",       # data: the favicon placeholder; blob: exported PNGs
+    "media-src 'self' blob:",
+    "connect-src 'self'",               # fetch, EventSource and the same-origin log websockets
+    "font-src 'self'",
+    "frame-src 'self'",
+    "frame-ancestors 'self'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
+))
+
+ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    # run ids and folder paths are in our URLs: never send them to another site
+    "Referrer-Policy": "same-origin",
+}
+PAGES = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Frame-Options": "SAMEORIGIN",  # frame-ancestors for browsers that predate CSP 2
+}
+
+
+def user_file():
+    """Mark this request's response as a raw file of the runs folder, not a Tailboard page."""
+    g.tailboard_user_file = True
+
+
+def add_headers(resp):
+    """An ``after_request`` hook: the headers above, each unless the response set its own."""
+    for name, value in ALWAYS.items():
+        resp.headers.setdefault(name, value)
+    if not g.get("tailboard_user_file"):
+        for name, value in PAGES.items():
+            resp.headers.setdefault(name, value)
+    return resp
