@@ -397,3 +397,10 @@ def test_browser_login_form_returns_to_the_shared_link(page, samples):
         assert page.errors == []
     finally:
         stop_server(proc)
+
+
+def test_a_logged_in_page_offers_log_out_and_an_open_viewer_does_not(guarded, client):
+    guarded.post("/login", data={"token": TOKEN})
+    page = guarded.get("/").get_data(as_text=True)
+    assert '<form class="logout" method="post" action="/logout">' in page
+    assert 'class="logout"' not in client.get("/").get_data(as_text=True)
