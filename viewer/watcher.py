@@ -60,6 +60,29 @@ def filesystem_type(path, mounts="/proc/mounts"):
     return kind
 
 
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).malloc_trim  # glibc; absent elsewhere
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_heap():
+    """Give the free pages inside the heap back to the system (glibc's ``malloc_trim``).
+
+    Series arrays grow by ``realloc`` between the event strings of a busy server; the holes
+    they leave are free but stay resident, so RSS grew 14 MB/min faster than the data in the
+    soak bench. A trim every few seconds keeps RSS at what is really in use.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 class Interest:
     """Paths that open pages are looking at: a report and its files, a listed folder.
 
@@ -384,6 +407,7 @@ class Watcher:
                     if moved:
                         self._publish(Changes(changed=moved))
                     last_status = now
+                    release_free_heap()
             except Exception:  # a bad tree must not kill the loop; the next pass retries
                 log.exception("tailboard: watching %s failed", self.store.root)
                 self._stop.wait(1.0)

@@ -133,7 +133,14 @@ def start_observer(root, queue):
         logging.getLogger(name).addHandler(hook)
     WatchLimit.install()
     observer = InotifyObserver()
-    observer.schedule(Handler(), root, recursive=True)
+    # every kind but opened / closed_no_write: a writer's open and the viewer's own reads would
+    # each cost an event (8 per appended row instead of 3) and overflow the kernel queue sooner
+    from watchdog import events as ev
+
+    wanted = [ev.FileModifiedEvent, ev.FileAttribEvent, ev.FileClosedEvent, ev.FileCreatedEvent,
+              ev.FileDeletedEvent, ev.FileMovedEvent, ev.DirModifiedEvent, ev.DirAttribEvent,
+              ev.DirCreatedEvent, ev.DirDeletedEvent, ev.DirMovedEvent]
+    observer.schedule(Handler(), root, recursive=True, event_filter=wanted)
     observer.daemon = True
     observer.start()
     if WatchLimit.hit:  # part of the tree is unwatched: polling must take over
