@@ -107,6 +107,17 @@ def median_of(n, fn):
     return statistics.median(times), result
 
 
+def stop_process(proc, grace=10):
+    """SIGTERM, then SIGKILL after ``grace`` seconds; reaped either way."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Server:
     """The real app in a subprocess: ``flask run`` or ``gunicorn`` (gevent worker); stop() is
     safe to call twice. Background rescans are off while we measure (VIEWER_RESCAN: the live
@@ -172,13 +183,7 @@ class Server:
         return proc_mem(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

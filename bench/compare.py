@@ -41,7 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from bench_read_path import code_version, free_port, machine  # noqa: E402
+from bench_live import children  # noqa: E402
+from bench_read_path import code_version, free_port, machine, stop_process  # noqa: E402
 from peer_spt import Arrivals, SptFormat, SptPeer, SSELines, http_get, ttfb  # noqa: E402
 
 PEERS_DIR = "/tmp/tailboard-peers"
@@ -129,16 +130,12 @@ def grow_log(path, mbytes):
 
 
 def descendants(pid):
+    """``pid`` and every process below it."""
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
+        todo += children(p)
     return out
 
 
@@ -243,13 +240,7 @@ class TailboardPeer(SptFormat):
                                      stdout=self.logfile, stderr=subprocess.STDOUT)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace=15)
         if self.logfile:
             self.logfile.close()
             self.logfile = None

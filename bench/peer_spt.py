@@ -30,6 +30,8 @@ import time
 import zipfile
 from urllib.parse import quote
 
+from bench_read_path import stop_process
+
 PEERS = "/tmp/tailboard-peers"
 SPT_VERSION = "0.1.8"
 SPT_DIR = os.path.join(PEERS, "spt")
@@ -278,13 +280,7 @@ class SptPeer(SptFormat):
                                      stderr=subprocess.DEVNULL)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def pid(self):
         return self.proc.pid

@@ -59,6 +59,8 @@ import time
 
 import requests
 
+from bench_live import children
+
 PEERS = "/tmp/tailboard-peers"
 VENV = os.path.join(PEERS, "tb-venv")
 TB_VERSION = "2.21.0"
@@ -141,18 +143,6 @@ def venv_python():
 def row_line(step, values):
     """One row of the writer's protocol: '<step> <json of the row's metrics>'."""
     return f"{int(step)} {json.dumps(values)}\n"
-
-
-def children(pid):
-    """Child pids of ``pid`` (from /proc/<pid>/task/*/children)."""
-    out = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return out
 
 
 class TensorBoardPeer:
