@@ -17,6 +17,8 @@ import shutil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from viewer.formats.base import CHUNK
+from viewer.formats.csvmetrics import CsvSource
 from viewer.store import RunStore
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None, derandomize=True,
@@ -183,3 +185,82 @@ def test_csv_truncated_mid_way_reads_as_from_scratch(tmp_path, data, files, keep
     tail = rewrite or first
     write_incrementally(store, path, tail, data.draw(cuts(tail)))
     assert result(store) == fresh(tmp_path, path)
+
+
+# -- the column-at-a-time CSV path reads exactly what the row loop reads ---------------------
+
+PLAIN_NAMES = st.sampled_from(["loss", "val/acc", "lr", "é名", "x y", "step", "epoch", "time", "loss", "NA", ""])
+PLAIN_CELLS = st.one_of(CELLS.filter(lambda c: "," not in c and '"' not in c),
+                        st.sampled_from(["", "", "nan", " 3", "1_000", "0x10"]))
+
+
+class RowLoopOnly(CsvSource):
+    """The reference: every chunk through the row loop."""
+
+    def _parse_columns(self, lines):
+        return False
+
+
+class Counted(CsvSource):
+    """The reader as shipped, counting the chunks its column path took."""
+
+    columnar_chunks = 0
+
+    def _parse_columns(self, lines):
+        took = super()._parse_columns(lines)
+        self.columnar_chunks += took and bool(lines)
+        return took
+
+
+def table_of(source):
+    """Series in first-seen order, every point (NaN as text: NaN != NaN)."""
+    return [(name, _comparable([[s.step[i], s.epoch[i], s.time[i], s.y[i]] for i in range(len(s))]))
+            for name, s in source.table.series.items()]
+
+
+@st.composite
+def plain_csv(draw):
+    """(header, rows) with nothing quoted; mostly full-width rows (Lightning's sparse rows are
+    full width with empty cells), sometimes a short or long one, which takes the row loop."""
+    header = draw(st.lists(PLAIN_NAMES, min_size=1, max_size=6))
+    rows = []
+    for _ in range(draw(st.integers(0, 40))):
+        width = len(header)
+        if draw(st.integers(0, 19)) == 0:
+            width = draw(st.integers(1, len(header) + 2))
+        rows.append([draw(PLAIN_CELLS) for _ in range(width)])
+    return header, rows
+
+
+@SETTINGS
+@given(data=st.data(), table=plain_csv())
+def test_the_column_path_reads_what_the_row_loop_reads(data, table):
+    header, rows = table
+    end = data.draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    lines = [",".join(header)] + [",".join(r) for r in rows]
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(lines))), max_size=5))))
+    chunks = [end.join(lines[a:b]) + end for a, b in zip([0] + cuts, cuts + [len(lines)]) if a < b]
+    fast, slow = Counted("metrics.csv"), RowLoopOnly("metrics.csv")
+    for chunk in chunks:  # as read_chunks hands them over: whole lines
+        fast._parse(chunk)
+        slow._parse(chunk)
+    assert table_of(fast) == table_of(slow)
+    assert (fast.rows, fast.bad_rows, fast.first_bad) == (slow.rows, slow.bad_rows, slow.first_bad)
+    plain = all(len(r) == len(header) for r in rows) and any(",".join(r) for r in rows)
+    if plain and len(set(header)) == len(header):
+        assert fast.columnar_chunks  # the column path really ran
+
+
+def test_a_million_plain_rows_take_the_column_path(tmp_path):
+    """The cold-start case (spt, Lightning): every chunk of a big plain file is read column-wise."""
+    path = tmp_path / "metrics.csv"
+    with open(path, "w") as f:
+        f.write("epoch,lr,step,train/loss,val/acc\n")
+        for i in range(200_000):
+            f.write(f"{i // 1000},0.001,{i},{1 / (i + 1)},{'' if i % 100 else 0.5}\n")
+    src = Counted(str(path))
+    assert src.refresh()
+    loss, acc = src.table.series["train/loss"], src.table.series["val/acc"]
+    assert len(loss) == 200_000 and len(acc) == 2_000 and src.rows == 200_000
+    assert acc.step[:3].tolist() == [0.0, 100.0, 200.0] and loss.y[-1] == 1 / 200_000
+    assert src.columnar_chunks >= os.path.getsize(path) // CHUNK  # every chunk (the last may be short)

@@ -12,21 +12,16 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import islice
 
+from .formats.base import all_finite
+
 
 def _clean(v):
     return v if math.isfinite(v) else None
 
 
-def _all_finite(xs):
-    try:
-        return math.isfinite(math.fsum(xs))  # finite only when every x is; in C
-    except (ValueError, OverflowError):  # -inf + inf, or finite values summing past the float range
-        return False
-
-
 def select(xs, ys, start=None, end=None):
     """Indices of points whose x is finite and within [start, end] (a ``range`` when all are)."""
-    if start is None and end is None and _all_finite(xs):
+    if start is None and end is None and all_finite(xs):
         return range(len(xs))  # no index list needed
     lo = -math.inf if start is None else start
     hi = math.inf if end is None else end
@@ -49,6 +44,8 @@ def non_decreasing(xs, start=0):
 
 def has_nan(xs, start=0):
     """True when ``xs[start:]`` holds a NaN (an absent x)."""
+    if all_finite(islice(xs, start, None)):
+        return False  # the common case, in C
     return any(x != x for x in islice(xs, start, None))
 
 

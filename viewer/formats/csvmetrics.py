@@ -10,9 +10,11 @@ import csv
 import io
 import os
 import time as _time
+from array import array
+from itertools import repeat
 
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
-                   stat_or_none)
+                   all_finite, safe_text, stat_or_none)
 
 MISSING = frozenset(("", "NA", "N/A", "null", "None"))
 
@@ -94,6 +96,8 @@ class CsvSource:
                     break
         axes = {self.step_i, self.epoch_i, self.time_i}
         self.cols = [[i, n, None] for i, n in enumerate(self.header) if i not in axes and n]
+        # two columns feeding one series interleave row by row: only the row loop keeps that
+        self.columnar = len({safe_text(n) for _, n, _ in self.cols}) == len(self.cols)
 
     def _rows(self, text):
         """The rows of complete lines, one per line whatever the chunking: a quote never
@@ -107,10 +111,62 @@ class CsvSource:
         if self.header is None:
             line, _, text = text.replace("\r", "\n").partition("\n")
             self._set_header(line.lstrip("\ufeff"))
+        if self.columnar and '"' not in text:
+            lines = text.replace("\r", "\n").split("\n")
+            if lines[-1] == "":  # the chunk's last line end
+                lines.pop()
+            if "" in lines:
+                lines = [line for line in lines if line]
+            if self._parse_columns(lines):
+                return
+        self._parse_rows(self._rows(text))
+
+    def _parse_columns(self, lines):
+        """The common chunk, column by column in C: nothing quoted, and every line holds exactly
+        the header's cells. Points, their order and the series' first-seen order are those of
+        the row loop. False (nothing read) for any other chunk."""
+        width, sep = len(self.header), self.sep
+        if not lines or set(map(str.count, lines, repeat(sep))) != {width - 1}:
+            return not lines
+        cells = sep.join(lines).split(sep)
+        n, first = len(lines), self.rows
+        self.rows += n
+        step = _floats(cells, self.step_i, width, n)
+        if not all_finite(step):
+            for j, v in enumerate(step):
+                if v != v:  # no step: the row number
+                    step[j] = float(first + j)
+        epoch = _floats(cells, self.epoch_i, width, n)
+        t = _floats(cells, self.time_i, width, n)
+        found = []
+        for k, col in enumerate(self.cols):
+            vals = cells[col[0]::width]
+            try:
+                ys, at = array("d", map(float, vals)), None  # dense: a value in every row
+            except ValueError:
+                at, ys = _present(vals)
+                if not at:
+                    continue
+            found.append((0 if at is None else at[0], k, col, ys, at))
+        for _, _, col, ys, at in sorted(found, key=lambda f: f[:2]):  # row-major first sight
+            s = col[2]
+            if s is None:
+                s = col[2] = self.table.get(col[1])
+            if at is None:
+                s.step.extend(step)
+                s.epoch.extend(epoch)
+                s.time.extend(t)
+            else:
+                for axis, xs in ((s.step, step), (s.epoch, epoch), (s.time, t)):
+                    axis.extend(array("d", map(xs.__getitem__, at)))
+            s.y.extend(ys)
+        return True
+
+    def _parse_rows(self, rows):
         table, cols = self.table, self.cols
         step_i, epoch_i, time_i = self.step_i, self.epoch_i, self.time_i
         width = len(self.header)
-        for row in self._rows(text):
+        for row in rows:
             if not row:
                 continue
             n = len(row)
@@ -141,6 +197,39 @@ class CsvSource:
                 s.epoch.append(epoch)
                 s.time.append(t)
                 s.y.append(v)
+
+
+def _floats(cells, i, width, n):
+    """Column ``i`` of a columnar chunk as floats, NaN where a cell is not a number."""
+    if i is None:
+        return array("d", [NAN]) * n
+    vals = cells[i::width]
+    try:
+        return array("d", map(float, vals))
+    except ValueError:
+        return array("d", map(_float_or_nan, vals))
+
+
+def _float_or_nan(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return NAN
+
+
+def _present(vals):
+    """(row indices, values) of the cells that hold a number, for a sparse column."""
+    at, ys = array("l"), array("d")
+    for j, cell in enumerate(vals):
+        if cell in MISSING:
+            continue
+        try:
+            v = float(cell)
+        except ValueError:
+            continue
+        at.append(j)
+        ys.append(v)
+    return at, ys
 
 
 def _split(line, sep):
