@@ -412,9 +412,21 @@
     }, 400 * (tries + 1));
   }, true);
 
+  // 256-palette and 24-bit ANSI colours come as data-fg / data-bg="#rrggbb" (viewer/tailing.py):
+  // set as CSSOM properties, which the CSP allows, where a style="" attribute would need
+  // 'unsafe-inline'. Anything but a hex colour is ignored.
+  const HEX = /^#[0-9a-f]{6}$/;
+  function paintAnsi(scope) {
+    scope.querySelectorAll("[data-fg], [data-bg]").forEach((el) => {
+      if (HEX.test(el.dataset.fg || "")) el.style.color = el.dataset.fg;
+      if (HEX.test(el.dataset.bg || "")) el.style.background = el.dataset.bg;
+    });
+  }
+
   function init(root) {
     const scope = root.querySelectorAll ? root : document;
     initMedia(scope);
+    paintAnsi(scope);
     scope.querySelectorAll("pre.log[data-follow]").forEach(follow);
   }
 
@@ -449,10 +461,12 @@
         line.innerHTML = html + "\n";
         frag.appendChild(line);
       }
+      paintAnsi(frag);
       pre.appendChild(frag);
       partialEl = document.createElement("span");
       partialEl.className = "partial";
       partialEl.innerHTML = msg.partial || "";
+      paintAnsi(partialEl);
       pre.appendChild(partialEl);
       while (pre.childNodes.length > 20000) pre.removeChild(pre.firstChild);
       if (stick) pre.scrollTop = pre.scrollHeight; else jump.hidden = false;

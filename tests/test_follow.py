@@ -8,7 +8,7 @@ import pytest
 from conftest import SPT_ID
 from viewer.tailing import LogFollower
 
-RED = '<span style="color:var(--ansi-red)">'
+RED = '<span class="ansi-fg-red">'
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def assert_page_headers(resp):
     assert h["X-Frame-Options"] == "SAMEORIGIN"
 
 
-def test_the_page_policy_allows_no_inline_script_nor_eval():
+def test_the_page_policy_allows_no_inline_script_style_nor_eval():
     d = directives(PAGE_CSP)
     assert d["script-src"] == ["'self'"]
     assert "script-src-attr" not in d and "script-src-elem" not in d
@@ -38,6 +38,9 @@ def test_the_page_policy_allows_no_inline_script_nor_eval():
     assert d["frame-ancestors"] == ["'self'"] and d["base-uri"] == ["'self'"]
     assert d["default-src"] == ["'self'"] and d["connect-src"] == ["'self'"]
     assert not any("unsafe-eval" in s for srcs in d.values() for s in srcs)
+    # not even for log colours: they are classes and CSSOM properties (viewer/tailing.py)
+    assert not any("unsafe-inline" in s for srcs in d.values() for s in srcs)
+    assert "style-src-attr" not in d and "style-src-elem" not in d
 
 
 ROUTES = [

@@ -8,7 +8,7 @@ import pytest
 from conftest import SPT_ID
 from viewer.tailing import read_tail, render_terminal, strip_ansi
 
-RED = '<span style="color:var(--ansi-red)">'
+RED = '<span class="ansi-fg-red">'
 
 
 def make(tmp_path, data, name="x.log"):
@@ -95,10 +95,12 @@ def test_real_tqdm_output_shows_only_the_final_bar(samples):
 
 @pytest.mark.parametrize("text,expected", [
     ("\x1b[31mred\x1b[0m plain", f"{RED}red</span> plain"),
-    ("\x1b[1;32mok\x1b[m", '<span style="color:var(--ansi-green);font-weight:bold">ok</span>'),
-    ("\x1b[38;5;196mx\x1b[39m", '<span style="color:#ff0000">x</span>'),
-    ("\x1b[48;2;1;2;3my", '<span style="background:#010203">y</span>'),
-    ("\x1b[31ma\x1b[44mb", f'{RED}a</span><span style="color:var(--ansi-red);background:var(--ansi-blue)">b</span>'),
+    ("\x1b[1;32mok\x1b[m", '<span class="ansi-fg-green ansi-bold">ok</span>'),
+    ("\x1b[38;5;196mx\x1b[39m", '<span data-fg="#ff0000">x</span>'),
+    ("\x1b[48;2;1;2;3my", '<span data-bg="#010203">y</span>'),
+    ("\x1b[31ma\x1b[44mb", f'{RED}a</span><span class="ansi-fg-red ansi-bg-blue">b</span>'),
+    ("\x1b[38;5;9;3;4mz", '<span class="ansi-fg-bright-red ansi-italic ansi-underline">z</span>'),
+    ("\x1b[2;38;2;300;0;9;48;5;232mw", '<span class="ansi-dim" data-fg="#ff0009" data-bg="#080808">w</span>'),
 ])
 def test_sgr_colours_become_spans(text, expected):
     assert render_terminal(text) == expected

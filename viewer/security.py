@@ -3,11 +3,10 @@
 The page policy allows no inline script and no ``eval``: every behaviour lives in our own files
 under ``/-/static/``, htmx is told not to eval nor to inject its indicator ``<style>`` (a meta
 ``htmx-config`` in ``base.html``), and our templates carry no ``on*=`` nor ``style=`` attribute.
-
-``style-src-attr 'unsafe-inline'`` is the one exception: log lines arrive with their ANSI
-colours as ``<span style="color:...">`` (``viewer/tailing.py``: 256 and 24-bit colours are not
-a fixed set of classes). An attribute style cannot run script, and markup from files never
-reaches a page unescaped (``tests/test_browser_xss.py`` proves it with the CSP stripped).
+Nothing is ``'unsafe-inline'``: the ANSI colours of log lines are classes (the 16 basic
+colours) or ``data-fg``/``data-bg`` hex values that ``tailboard.js`` sets as CSSOM properties
+(``viewer/tailing.py``), never a ``style=`` attribute. Markup from files never reaches a page
+unescaped (``tests/test_browser_xss.py`` proves it with the CSP stripped as well).
 
 Raw files under ``/files/`` are user content with their own rules (``blueprints/files.py``):
 reports keep ``sandbox``, and no file gets ``frame-ancestors`` nor ``X-Frame-Options``, because
@@ -22,7 +21,6 @@ PAGE_CSP = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "style-src-attr 'unsafe-inline'",   # ANSI colours of log lines only (see above)
     "img-src 'self' data: blob:",       # data: the favicon placeholder; blob: exported PNGs
     "media-src 'self' blob:",
     "connect-src 'self'",               # fetch, EventSource and the same-origin log websockets

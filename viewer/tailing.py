@@ -47,10 +47,11 @@ BASIC = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 
 
 def _palette256(n):
+    """An xterm 256-colour index as a basic colour name (0-15) or ``#rrggbb``."""
     if n < 8:
-        return f"var(--ansi-{BASIC[n]})"
+        return BASIC[n]
     if n < 16:
-        return f"var(--ansi-bright-{BASIC[n - 8]})"
+        return f"bright-{BASIC[n - 8]}"
     if n < 232:
         n -= 16
         r, g, b = (n // 36) % 6, (n // 6) % 6, n % 6
@@ -82,13 +83,13 @@ def _apply_sgr(params, state):
         elif c == 24:
             state.pop("underline", None)
         elif 30 <= c <= 37:
-            state["fg"] = f"var(--ansi-{BASIC[c - 30]})"
+            state["fg"] = BASIC[c - 30]
         elif 90 <= c <= 97:
-            state["fg"] = f"var(--ansi-bright-{BASIC[c - 90]})"
+            state["fg"] = f"bright-{BASIC[c - 90]}"
         elif 40 <= c <= 47:
-            state["bg"] = f"var(--ansi-{BASIC[c - 40]})"
+            state["bg"] = BASIC[c - 40]
         elif 100 <= c <= 107:
-            state["bg"] = f"var(--ansi-bright-{BASIC[c - 100]})"
+            state["bg"] = f"bright-{BASIC[c - 100]}"
         elif c == 39:
             state.pop("fg", None)
         elif c == 49:
@@ -104,21 +105,28 @@ def _apply_sgr(params, state):
         i += 1
 
 
-def _style(state):
-    parts = []
-    if "fg" in state:
-        parts.append(f"color:{state['fg']}")
-    if "bg" in state:
-        parts.append(f"background:{state['bg']}")
-    if state.get("bold"):
-        parts.append("font-weight:bold")
-    if state.get("dim"):
-        parts.append("opacity:.7")
-    if state.get("italic"):
-        parts.append("font-style:italic")
-    if state.get("underline"):
-        parts.append("text-decoration:underline")
-    return ";".join(parts)
+FLAGS = ("bold", "dim", "italic", "underline")
+
+
+def _span(state):
+    """The opening tag for the current SGR state, or ''. No ``style=`` attribute (the page CSP
+    has no ``'unsafe-inline'``): the 16 basic colours and the flags are classes of
+    ``tailboard.css``; 256-palette and 24-bit colours are ``data-fg``/``data-bg`` (``#rrggbb``,
+    made here from numbers), which ``tailboard.js`` applies as CSSOM properties."""
+    classes, data = [], []
+    for key in ("fg", "bg"):
+        colour = state.get(key)
+        if colour is None:
+            continue
+        if colour.startswith("#"):
+            data.append(f' data-{key}="{colour}"')
+        else:
+            classes.append(f"ansi-{key}-{colour}")
+    classes += [f"ansi-{flag}" for flag in FLAGS if state.get(flag)]
+    if not (classes or data):
+        return ""
+    cls = f' class="{" ".join(classes)}"' if classes else ""
+    return f"<span{cls}{''.join(data)}>"
 
 
 def render_terminal(text):
@@ -134,9 +142,9 @@ def render_terminal(text):
             if open_span:
                 out.append("</span>")
                 open_span = False
-            style = _style(state)
-            if style:
-                out.append(f'<span style="{style}">')
+            tag = _span(state)
+            if tag:
+                out.append(tag)
                 open_span = True
     out.append(html.escape(CONTROL.sub("", text[pos:]), quote=False))
     if open_span:
