@@ -519,7 +519,10 @@
       super();
       this.url = url; this.withCredentials = true; this.readyState = 0;
       this.onopen = this.onerror = this.onmessage = null;
-      this.names = new Set(); this.lastId = ""; this.failures = 0; this.timer = null; this.closed = false;
+      // resume from the newest event the server had when it drew this page: what it publishes
+      // while the page loads and the stream opens is replayed, not lost
+      this.lastId = document.body.dataset.eventId || "";
+      this.names = new Set(); this.failures = 0; this.timer = null; this.closed = false;
       this.addEventListener("watch", (e) => showWatch(e.data));
       this.open();
     }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from conftest import needs_chromium
-from live_clients import start_server, stop_server
+from live_clients import SSE, start_server, stop_server
 
 pytestmark = needs_chromium
 
@@ -278,4 +279,23 @@ def test_a_live_row_update_keeps_its_checkbox_and_columns(page, table_server):
     assert row.locator("input.run-select").is_checked()
     assert row.locator("td").count() == cells  # the table's hparam columns are still there
     assert row.locator("td[data-col='hp:optim.lr']").inner_text() == "0.01"
+    assert page.errors == []
+
+
+def test_a_change_made_before_the_page_stream_opens_still_reaches_it(page, table_server):
+    """The page resumes its stream from the newest event id the server had when it drew the page
+    (``data-event-id``): a change published in between is replayed, not lost."""
+    base, root = table_server
+    held = []
+    page.route(re.compile(r"/events(\?.*)?$"), lambda route: held.append(route))  # the page's stream waits here
+    page.goto(base + "/")
+    wait_rows(page, PER)
+    assert len(held) == 1 and "last_event_id=" in held[0].request.url
+    watcher = SSE(base, "/events")  # another client: proof that the server published the change
+    write_run(root, 1, summary={"val/acc": 0.5151, "loss": 0.1}, updated_at=time.time())
+    watcher.next("row", timeout=10, where=lambda e: "exp/run001" in e["data"] and "0.5151" in e["data"])
+    watcher.close()
+    held[0].continue_()  # the stream opens only now, after the change went out
+    acc = "document.querySelector(\"tr[data-run='exp/run001'] td[data-col='m:val/acc']\")"
+    page.wait_for_function(f"{acc} && {acc}.innerText === '0.5151'", timeout=10000)
     assert page.errors == []

@@ -124,6 +124,19 @@ def test_last_event_id_of_the_newest_event_replays_nothing():
     assert drain(sub) == ["new"]
 
 
+def test_a_page_drawn_now_resumes_from_last_id_and_misses_nothing_published_after():
+    bus = Bus()
+    assert bus.last_id() == f"{bus.boot}-0"  # nothing published yet: resumable all the same
+    fresh = bus.subscribe(overview, last_event_id=bus.last_id())
+    assert drain(fresh) == [] and not fresh.needs_resync
+    bus.publish("before", 1)
+    bus.publish("file", "/x", audience="_")  # internal events count too
+    drawn = bus.last_id()                     # the page reads the store after this
+    bus.publish("during", 2)                  # ... while its stream is still opening
+    sub = bus.subscribe(overview, last_event_id=drawn)
+    assert drain(sub) == ["during"]
+
+
 @pytest.mark.parametrize("make_id", [
     lambda bus: "deadbeef-1",                    # another boot (the server restarted)
     lambda bus: "garbage",

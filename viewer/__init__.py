@@ -9,7 +9,7 @@ import atexit
 import os
 import weakref
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from . import access, security, settings
 from .bus import Bus
@@ -54,6 +54,7 @@ class Viewer:
         bp.register_blueprint(access.bp)  # /login, /logout
         token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix
         bp.before_request(lambda: access.check(token, prefix))
+        bp.before_request(self._note_event_id)
         bp.after_request(security.add_headers)
         app.register_blueprint(bp)
         app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
@@ -72,6 +73,12 @@ class Viewer:
             self.watcher.kind, self.watcher.reason = self.watcher.choose()
             self.watcher.poll_once()
         return self
+
+    def _note_event_id(self):
+        """The newest event id before the request reads the store: the page's stream resumes
+        from it (``data-event-id`` on ``<body>``), so a change made while the page was being
+        drawn or its stream was opening still reaches it."""
+        g.tailboard_event_id = self.bus.last_id()
 
     def stop(self):
         """Close every stream and stop the watcher (Ctrl-C, SIGTERM, tests)."""

@@ -86,6 +86,7 @@ class Bus:
     def __init__(self, history=2048, maxsize=512):
         self.boot = os.urandom(4).hex()
         self._seq = itertools.count(1)
+        self.last_seq = 0
         self.history = collections.deque(maxlen=history)
         self.maxsize = maxsize
         self.lock = threading.Lock()
@@ -95,7 +96,8 @@ class Bus:
     def publish(self, name, data, audience=""):
         """Send an event to every subscriber that wants it; returns the Event."""
         with self.lock:
-            event = Event(f"{self.boot}-{next(self._seq)}", name, data, audience)
+            self.last_seq = next(self._seq)
+            event = Event(f"{self.boot}-{self.last_seq}", name, data, audience)
             if audience != "_":
                 self.history.append(event)
             subs = list(self.subscribers)
@@ -103,6 +105,12 @@ class Bus:
             if s.wants(event):
                 s.put(event)
         return event
+
+    def last_id(self):
+        """The id of the newest event: a page drawn now subscribes from it, so that nothing
+        published between drawing it and opening its stream is lost."""
+        with self.lock:
+            return f"{self.boot}-{self.last_seq}"
 
     def subscribe(self, wants, last_event_id=None, maxsize=None):
         """A new Subscriber; with ``last_event_id`` it first gets what it missed, or a resync."""

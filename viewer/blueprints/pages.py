@@ -5,7 +5,7 @@ import re
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, abort, g, make_response, render_template, request
 
 from .. import runquery, runtable
 from ..charts import chart_context
@@ -32,7 +32,8 @@ def watcher_state():
     def tailboard_watcher():
         w = viewer().watcher
         return {"kind": w.kind, "reason": w.reason, "problem": w.problem}
-    return {"tailboard_watcher": tailboard_watcher}
+    return {"tailboard_watcher": tailboard_watcher,
+            "tailboard_event_id": lambda: g.get("tailboard_event_id") or viewer().bus.last_id()}
 
 
 @bp.errorhandler(ViewerError)

@@ -117,7 +117,7 @@ class Publisher:
         self.app = app
         self.viewer = v
         self.columns = None
-        self.counts_html = None
+        self.counts_shown = None  # (counts, total) last published: most changes move no run
         self.last_scan = 0.0
         self.media_seen = {}  # run id -> media.jsonl items published so far (a count)
 
@@ -160,8 +160,7 @@ class Publisher:
             counts = {st: 0 for st in STATUSES}
             for r in runs:
                 counts[r.status()] = counts.get(r.status(), 0) + 1
-            counts_html = self._render("tailboard/partials/_counts.html", counts=counts,
-                                       total=len(runs), status="", q="", oob=True)
+            counts_shown = (counts, len(runs))
             rows = []
             for rid in touched:
                 run = store.get(rid, refresh=False)
@@ -182,9 +181,10 @@ class Publisher:
                 self._publish_media(rid, paths)
             for row in rows:
                 bus.publish("row", f"<template>{row}</template>")
-            if counts_html != self.counts_html:  # most changes move no run between statuses
-                self.counts_html = counts_html
-                bus.publish("counts", counts_html)
+            if counts_shown != self.counts_shown:  # rendered only when a run moved between statuses
+                self.counts_shown = counts_shown
+                bus.publish("counts", self._render("tailboard/partials/_counts.html", counts=counts,
+                                                   total=len(runs), status="", q="", oob=True))
             for rid in changes.removed:
                 self.media_seen.pop(rid, None)
                 bus.publish("run", self._render("tailboard/partials/_run_head.html",
