@@ -183,12 +183,8 @@ class CsvSource:
                 i = col[0]
                 if i >= n:
                     break
-                cell = row[i]
-                if cell in MISSING:
-                    continue
-                try:
-                    v = float(cell)
-                except ValueError:
+                v = _number(row[i])
+                if v is None:
                     continue
                 s = col[2]
                 if s is None:
@@ -221,15 +217,21 @@ def _present(vals):
     """(row indices, values) of the cells that hold a number, for a sparse column."""
     at, ys = array("l"), array("d")
     for j, cell in enumerate(vals):
-        if cell in MISSING:
-            continue
-        try:
-            v = float(cell)
-        except ValueError:
-            continue
-        at.append(j)
-        ys.append(v)
+        v = _number(cell)
+        if v is not None:
+            at.append(j)
+            ys.append(v)
     return at, ys
+
+
+def _number(cell):
+    """A metric cell's value; None when it holds none (empty, ``NA``, text)."""
+    if cell in MISSING:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return None
 
 
 def _split(line, sep):
