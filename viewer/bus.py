@@ -10,7 +10,6 @@ same code serves real threads (dev server) and greenlets (gunicorn -k gevent).
 from __future__ import annotations
 
 import collections
-import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -85,8 +84,7 @@ class Subscriber:
 class Bus:
     def __init__(self, history=2048, maxsize=512):
         self.boot = os.urandom(4).hex()
-        self._seq = itertools.count(1)
-        self.last_seq = 0
+        self.last_seq = 0  # the newest event's sequence number
         self.history = collections.deque(maxlen=history)
         self.maxsize = maxsize
         self.lock = threading.Lock()
@@ -96,7 +94,7 @@ class Bus:
     def publish(self, name, data, audience=""):
         """Send an event to every subscriber that wants it; returns the Event."""
         with self.lock:
-            self.last_seq = next(self._seq)
+            self.last_seq += 1
             event = Event(f"{self.boot}-{self.last_seq}", name, data, audience)
             if audience != "_":
                 self.history.append(event)

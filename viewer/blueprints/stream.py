@@ -172,7 +172,8 @@ class Publisher:
                 bus.publish("runset", json.dumps({"added": changes.added, "removed": changes.removed}))
             counts = {st: 0 for st in STATUSES}
             for r in runs:
-                counts[r.status()] = counts.get(r.status(), 0) + 1
+                st = r.status()
+                counts[st] = counts.get(st, 0) + 1
             counts_shown = (counts, len(runs))
             rows = []
             for rid in touched:

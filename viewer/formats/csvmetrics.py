@@ -100,19 +100,19 @@ class CsvSource:
         self.columnar = len({safe_text(n) for _, n, _ in self.cols}) == len(self.cols)
 
     def _rows(self, text):
-        """The rows of complete lines, one per line whatever the chunking: a quote never
-        spans lines, and a lone ``\r`` ends a line as the csv module would."""
-        text = text.replace("\r", "\n")
+        """The rows of complete lines (``\r`` already made ``\n``), one per line whatever the
+        chunking: a quote never spans lines."""
         if '"' not in text:  # nothing quoted: the C reader over the whole chunk is line by line
             return csv.reader(io.StringIO(text), delimiter=self.sep)
         return (row for line in text.split("\n") if (row := _split(line, self.sep)) is not None)
 
     def _parse(self, text):
+        text = text.replace("\r", "\n")  # a lone \r ends a line, as the csv module would
         if self.header is None:
-            line, _, text = text.replace("\r", "\n").partition("\n")
+            line, _, text = text.partition("\n")
             self._set_header(line.lstrip("\ufeff"))
         if self.columnar and '"' not in text:
-            lines = text.replace("\r", "\n").split("\n")
+            lines = text.split("\n")
             if lines[-1] == "":  # the chunk's last line end
                 lines.pop()
             if "" in lines:
@@ -245,12 +245,7 @@ def _split(line, sep):
 
 
 def _cell(row, i, n):
-    if i is None or i >= n:
-        return NAN
-    try:
-        return float(row[i])
-    except ValueError:
-        return NAN
+    return NAN if i is None or i >= n else _float_or_nan(row[i])
 
 
 def detect(dirpath, files, subdirs):
