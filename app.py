@@ -39,7 +39,7 @@ def create_app(test_config=None):
 
         app.config["VIEWER_ROOT"], app.config["VIEWER_DEMO_STOP"] = demo.start()
     Viewer(app)
-    from viewer import security
+    from viewer.web import security
 
     # the standalone app is only Tailboard: its 404s for unknown URLs get the headers too
     # (the blueprint's own hook never sees a URL that matches none of its routes)

@@ -64,7 +64,7 @@ def own_page(root, ids, query):
     from app import create_app
     from flask import render_template_string, request
 
-    from viewer.charts import chart_context
+    from viewer.views.charts import chart_context
 
     app = create_app({"VIEWER_ROOT": root, "VIEWER_BACKGROUND": False})
     try:

@@ -317,7 +317,7 @@ def bench_big(tmp, args, fig, servers):
 
     # in process: the store's own work for one appended row, no HTTP, no watcher
     sys.path.insert(0, bench_read_path.REPO)
-    from viewer.store import RunStore
+    from viewer.data.store import RunStore
 
     store = RunStore(root)
     t = time.perf_counter()

@@ -192,7 +192,7 @@ class Server:
 
 def bench_scan(tmp, args, fig, servers):
     """(a) first scan of the run tree, in process and through the HTTP server; loaded answers."""
-    from viewer.store import RunStore
+    from viewer.data.store import RunStore
 
     tree = os.path.join(tmp, "runs")
     dt, counts = timed(lambda: make_runs.make_tree(tree, args.runs, seed=0))
@@ -307,8 +307,8 @@ def bench_big(tmp, args, fig, servers):
 
 def bench_breakdown(target, fig):
     """Where the first /metrics answer goes, in process: parse, downsample, JSON encoding."""
-    import viewer.formats.csvmetrics as csvmetrics
-    from viewer.downsample import downsample, select
+    import viewer.data.formats.csvmetrics as csvmetrics
+    from viewer.data.downsample import downsample, select
 
     src = csvmetrics.CsvSource(target)
     fig["inproc_parse_s"], _ = timed(src.refresh)

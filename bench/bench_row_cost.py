@@ -8,7 +8,7 @@ real ``gunicorn -c gunicorn.conf.py`` (one gevent worker, inotify), one SSE clie
 page stream. After the first answer, the worker's idle CPU is measured for ``--idle`` seconds;
 then ``--appends`` one-row appends, ``--every`` seconds apart, each waited for as a ``metrics``
 event. Prints CPU per row for the worker (net of its idle rate) and for the watch process
-(``viewer/watchproc.py``), from ``/proc/<pid>/stat``, then one JSON line. Profile the worker
+(``viewer/live/watchproc.py``), from ``/proc/<pid>/stat``, then one JSON line. Profile the worker
 with ``py-spy record -p <pid>`` (its pid is printed) if you want the split inside it.
 """
 from __future__ import annotations

@@ -26,7 +26,7 @@ import soak_agents  # noqa: E402
 from bench_live import Server, children, cmdline, cpu_seconds, ms, raise_fd_limit  # noqa: E402
 from bench_read_path import mb, parse_args, proc_mem, render_rows, run_bench, set_repo  # noqa: E402
 
-BYTES_PER_POINT = 32  # viewer/formats/base.py Series: four float64 arrays (step, epoch, time, y)
+BYTES_PER_POINT = 32  # viewer/data/formats/base.py Series: four float64 arrays (step, epoch, time, y)
 
 
 # -- helpers -------------------------------------------------------------------------------

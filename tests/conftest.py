@@ -26,7 +26,7 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.envi
 
 def scanned(root, **kw):
     """A RunStore over ``root`` after its first scan."""
-    from viewer.store import RunStore
+    from viewer.data.store import RunStore
 
     store = RunStore(root, **kw)
     store.scan()

@@ -214,7 +214,7 @@ def test_comparisons_are_constant_time():
     """No ``==`` on a secret: every comparison in access.py goes through hmac.compare_digest."""
     import inspect
 
-    from viewer import access
+    from viewer.web import access
 
     src = inspect.getsource(access)
     assert "compare_digest" in src

@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 
 from conftest import LIGHTNING_ID, SPT_ID, needs_chromium
 from live_clients import start_server, stop_server
-from viewer.security import PAGE_CSP
+from viewer.web.security import PAGE_CSP
 
 pytestmark = needs_chromium
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from viewer.bus import CLOSED, RESYNC, Bus
+from viewer.live.bus import CLOSED, RESYNC, Bus
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from conftest import LIGHTNING_ID, SPT_ID, scanned
-from viewer import charts
-from viewer.downsample import downsample, non_decreasing, restart_kept, select, select_kept, select_sorted
+from viewer.views import charts
+from viewer.data.downsample import downsample, non_decreasing, restart_kept, select, select_kept, select_sorted
 
 
 def lightning_run(root, rid, rows, hparams=None, header=("epoch", "step", "train/loss", "val/acc", "time")):

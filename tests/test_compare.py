@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import viewer_app
-from viewer.comparison import odd_cells, sort_key, value_key
+from viewer.views.comparison import odd_cells, sort_key, value_key
 
 HX = {"HX-Request": "true"}
 
@@ -84,7 +84,7 @@ def test_value_identity_separates_types_but_not_int_from_float():
 
 
 def test_odd_cells_marks_the_odd_one_out_or_every_cell_on_a_tie():
-    from viewer.comparison import MISSING
+    from viewer.views.comparison import MISSING
 
     assert odd_cells([1, 1, 1]) == [False, False, False]
     assert odd_cells([1, 1.0, 2]) == [False, False, True]

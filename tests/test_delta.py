@@ -7,7 +7,7 @@ import os
 
 
 from conftest import LIGHTNING_ID
-from viewer.store import RunStore
+from viewer.data.store import RunStore
 
 HEADER = "epoch,lr,step,train/loss,val/acc,val/loss"
 

@@ -18,9 +18,9 @@ import requests
 
 from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port
 from live_clients import SSE, die_with_parent, start_server, stop_server, wait_for
-from viewer import watcher as watcher_mod
-from viewer.store import RunStore
-from viewer.watcher import Watcher
+from viewer.live import watcher as watcher_mod
+from viewer.data.store import RunStore
+from viewer.live.watcher import Watcher
 
 ROW = "5,0.05,83,1.5,,\r\n"  # one more row of the Lightning sample's metrics.csv
 
@@ -173,7 +173,7 @@ _post = post_worker_init
 
 def post_worker_init(worker):
     _post(worker)
-    from viewer.store import RunStore
+    from viewer.data.store import RunStore
     real = RunStore.apply
     fired = []
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import SPT_ID
-from viewer.tailing import LogFollower
+from viewer.data.tailing import LogFollower
 
 RED = '<span class="ansi-fg-red">'
 

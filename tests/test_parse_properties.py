@@ -17,9 +17,9 @@ import shutil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from viewer.formats.base import CHUNK
-from viewer.formats.csvmetrics import CsvSource
-from viewer.store import RunStore
+from viewer.data.formats.base import CHUNK
+from viewer.data.formats.csvmetrics import CsvSource
+from viewer.data.store import RunStore
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -211,7 +211,7 @@ class Fuzzer:
 
 @pytest.fixture(scope="module")
 def fuzzer(fuzz_app, tree):
-    from viewer import access
+    from viewer.web import access
 
     f = Fuzzer(fuzz_app, tree)
     f.capability = access.files_capability(TOKEN)
@@ -280,8 +280,8 @@ def test_event_streams(fuzzer, tree):
 
 def test_log_socket_resolver(fuzzer, tree):
     """``/ws/logs/<id>/<stream>`` cannot be reached by the test client: its resolver can."""
-    from viewer.errors import ViewerError
-    from viewer.tailing import LogFollower
+    from viewer.data.errors import ViewerError
+    from viewer.data.tailing import LogFollower
 
     store = fuzzer.app.extensions["tailboard"].store
 
@@ -353,7 +353,7 @@ def raw_get(host, port, target):
 def test_real_server_sample(tree):
     proc, url = start_server("flask", tree.root, VIEWER_TOKEN=TOKEN)
     u = urlsplit(url)
-    from viewer import access
+    from viewer.web import access
 
     cap = access.files_capability(TOKEN)
     seen = []

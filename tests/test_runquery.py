@@ -1,13 +1,13 @@
-"""The runs table's query (viewer.runquery): filters, chips, sort, groups, pages, bad input;
+"""The runs table's query (viewer.views.runquery): filters, chips, sort, groups, pages, bad input;
 and the same parameters on /api/runs and the overview page."""
 from __future__ import annotations
 
 import pytest
 
 from conftest import LIGHTNING_ID, SPT_ID
-from viewer import runquery, runtable
-from viewer.runquery import Chip, Column, QueryError, parse
-from viewer.runtable import run_query
+from viewer.views import runquery, runtable
+from viewer.views.runquery import Chip, Column, QueryError, parse
+from viewer.views.runtable import run_query
 
 HX = {"HX-Request": "true"}
 

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from conftest import LIGHTNING_ID, SPT_ID
-from viewer.security import PAGE_CSP
+from viewer.web.security import PAGE_CSP
 
 
 def directives(csp):
@@ -38,7 +38,7 @@ def test_the_page_policy_allows_no_inline_script_style_nor_eval():
     assert d["frame-ancestors"] == ["'self'"] and d["base-uri"] == ["'self'"]
     assert d["default-src"] == ["'self'"] and d["connect-src"] == ["'self'"]
     assert not any("unsafe-eval" in s for srcs in d.values() for s in srcs)
-    # not even for log colours: they are classes and CSSOM properties (viewer/tailing.py)
+    # not even for log colours: they are classes and CSSOM properties (viewer/views/terminal.py)
     assert not any("unsafe-inline" in s for srcs in d.values() for s in srcs)
     assert "style-src-attr" not in d and "style-src-elem" not in d
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from conftest import LIGHTNING_ID, SPT_ID, scanned, series
-from viewer.errors import BadRequest, NotFound
+from viewer.data.errors import BadRequest, NotFound
 
 LIGHTNING_HEADER = "epoch,lr,step,train/loss,val/acc,val/loss"
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import SPT_ID
-from viewer.tailing import read_tail, render_terminal, strip_ansi
+from viewer.data.tailing import read_tail, render_terminal, strip_ansi
 
 RED = '<span class="ansi-fg-red">'
 

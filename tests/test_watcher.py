@@ -13,10 +13,10 @@ import time
 import pytest
 
 from conftest import LIGHTNING_ID, SPT_ID
-from viewer import watcher as watcher_mod
-from viewer.store import RunStore
-from viewer.watcher import ChangeQueue, Watcher, filesystem_type
-from viewer.watchproc import OverflowLog
+from viewer.live import watcher as watcher_mod
+from viewer.data.store import RunStore
+from viewer.live.watcher import ChangeQueue, Watcher, filesystem_type
+from viewer.live.watchproc import OverflowLog
 
 MOUNTS = """\
 sysfs /sys sysfs rw,nosuid 0 0

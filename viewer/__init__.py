@@ -11,10 +11,11 @@ import weakref
 
 from flask import Blueprint, g
 
-from . import access, security, settings
-from .bus import Bus
-from .store import RunStore
-from .watcher import Watcher
+from .web import access, security
+from . import settings
+from .live.bus import Bus
+from .data.store import RunStore
+from .live.watcher import Watcher
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(os.path.dirname(HERE), "templates")
@@ -36,7 +37,7 @@ class Viewer:
             self.init_app(app)
 
     def init_app(self, app):
-        from .blueprints import api, assets, compare, files, livereload, pages, sock, stream
+        from .web.blueprints import api, assets, compare, files, livereload, pages, sock, stream
 
         self.config = settings.load(app, self.options)
         root = self.config["VIEWER_ROOT"]

@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 from flask import current_app, url_for
 
 from . import runquery, runtable
-from .formats.base import safe_text
-from .run import STATUSES, Run
+from ..data.formats.base import safe_text
+from ..data.run import STATUSES, Run
 
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
 URL_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's path converter leaves unquoted

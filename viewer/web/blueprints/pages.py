@@ -7,12 +7,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, make_response, render_template, request
 
-from .. import runquery, runtable
-from ..charts import chart_context
-from ..context import (activity_context, columns_context, media_panel_context, parse_compare, rows_context,
+from ...views import runquery, runtable
+from ...views.charts import chart_context
+from ...views.context import (activity_context, columns_context, media_panel_context, parse_compare, rows_context,
                        run_context, runs_context, store, viewer)
-from ..errors import ViewerError
-from ..tailing import render_terminal
+from ...data.errors import ViewerError
+from ...data.tailing import render_terminal
 
 bp = Blueprint("pages", __name__)
 

@@ -14,10 +14,10 @@ from flask import Blueprint
 from flask_sock import Sock
 
 from .. import access
-from ..bus import CLOSED
-from ..context import store, viewer
-from ..errors import ViewerError
-from ..tailing import LogFollower
+from ...live.bus import CLOSED
+from ...views.context import store, viewer
+from ...data.errors import ViewerError
+from ...data.tailing import LogFollower
 
 bp = Blueprint("sock", __name__)
 sock = Sock()

@@ -23,8 +23,8 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
 from .. import access, security
-from ..context import store, viewer
-from ..errors import NotFound, ViewerError
+from ...views.context import store, viewer
+from ...data.errors import NotFound, ViewerError
 from . import livereload
 
 bp = Blueprint("files", __name__)

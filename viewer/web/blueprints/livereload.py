@@ -16,10 +16,11 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Response, request, send_file, url_for
 
-from .. import STATIC, access
-from ..bus import CLOSED
-from ..context import store, viewer
-from ..errors import ViewerError
+from ... import STATIC
+from .. import access
+from ...live.bus import CLOSED
+from ...views.context import store, viewer
+from ...data.errors import ViewerError
 from .sock import sock
 
 bp = Blueprint("livereload", __name__)

@@ -1,6 +1,6 @@
 """The runs table's rows: filter, sort, group and paginate RUN dicts after a parsed query.
 
-:mod:`viewer.runquery` reads the URL into a :class:`~viewer.runquery.Query`; this module
+:mod:`viewer.views.runquery` reads the URL into a :class:`~viewer.views.runquery.Query`; this module
 applies it (:func:`run_query`) and shapes a run for its row (:func:`row_view`). Pure: no Flask.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The inotify side of the watcher, run as its own small process: ``python -m viewer.watchproc ROOT``.
+"""The inotify side of the watcher, run as its own small process: ``python -m viewer.live.watchproc ROOT``.
 
 Why a process: under gunicorn's gevent worker the standard library is monkey-patched, and
 watchdog's observer (its queues subclass ``queue.Queue``) breaks on the patched one; its

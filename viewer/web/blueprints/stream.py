@@ -16,11 +16,11 @@ import time
 
 from flask import Blueprint, Response, render_template, request
 
-from ..bus import CLOSED, RESYNC
-from ..context import media_json, viewer
-from ..errors import ViewerError
-from ..formats.media import is_media_path
-from ..run import STATUSES
+from ...live.bus import CLOSED, RESYNC
+from ...views.context import media_json, viewer
+from ...data.errors import ViewerError
+from ...data.formats.media import is_media_path
+from ...data.run import STATUSES
 
 bp = Blueprint("stream", __name__)
 

@@ -5,9 +5,9 @@ import math
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..context import media_context, run_context, runs_context, store, viewer
-from ..errors import BadRequest, NotFound, ViewerError
-from ..store import MAX_POINTS
+from ...views.context import media_context, run_context, runs_context, store, viewer
+from ...data.errors import BadRequest, NotFound, ViewerError
+from ...data.store import MAX_POINTS
 
 bp = Blueprint("api", __name__)
 

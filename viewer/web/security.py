@@ -5,7 +5,7 @@ under ``/-/static/``, htmx is told not to eval nor to inject its indicator ``<st
 ``htmx-config`` in ``base.html``), and our templates carry no ``on*=`` nor ``style=`` attribute.
 Nothing is ``'unsafe-inline'``: the ANSI colours of log lines are classes (the 16 basic
 colours) or ``data-fg``/``data-bg`` hex values that ``tailboard.js`` sets as CSSOM properties
-(``viewer/tailing.py``), never a ``style=`` attribute. Markup from files never reaches a page
+(``viewer/views/terminal.py``), never a ``style=`` attribute. Markup from files never reaches a page
 unescaped (``tests/test_browser_xss.py`` proves it with the CSP stripped as well).
 
 Raw files under ``/files/`` are user content with their own rules (``blueprints/files.py``):

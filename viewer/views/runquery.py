@@ -18,8 +18,8 @@ import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from urllib.parse import urlencode
 
-from .errors import BadRequest
-from .run import STATUSES
+from ..data.errors import BadRequest
+from ..data.run import STATUSES
 
 FIXED_SORTS = ("name", "status", "format", "created", "updated", "duration")
 TEXT_SORTS = ("name", "status", "format")          # first click sorts these ascending

@@ -1,5 +1,5 @@
 """The compare view: ``/compare?run=a&run=b`` (overlay charts, a side-by-side table, a scatter)
-and its JSON twin ``/api/compare``, both built by ``viewer.comparison.compare_context``."""
+and its JSON twin ``/api/compare``, both built by ``viewer.views.comparison.compare_context``."""
 from __future__ import annotations
 
 import math
@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, make_response, render_template, request, url_for
 
-from ..charts import chart_context
-from ..comparison import compare_context, sections
-from ..errors import ViewerError
+from ...views.charts import chart_context
+from ...views.comparison import compare_context, sections
+from ...data.errors import ViewerError
 from .pages import tb_num
 
 bp = Blueprint("compare", __name__)

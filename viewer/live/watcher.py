@@ -25,7 +25,7 @@ import threading
 import time
 
 from .interest import Interest
-from .store import Changes
+from ..data.store import Changes
 from .watchproc import ChangeQueue
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from flask import url_for
 
 from .charts import run_colors
 from .context import store
-from .errors import BadRequest, NotFound
+from ..data.errors import BadRequest, NotFound
 
 MAX_RUNS = 50        # columns a table stays readable with; more are dropped with a message
 MAX_CHOICES = 2000   # run ids offered by the "add run" input
