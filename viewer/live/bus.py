@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import threading
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ class Event:
 
 RESYNC = "resync"
 CLOSED = object()
+# ``<boot>-<seq>`` as this bus writes them; anything else (non-ASCII digits, 4,000 digits) resyncs
+EVENT_ID = re.compile(r"([0-9a-f]{1,16})-([0-9]{1,18})", re.ASCII)
 
 
 class Subscriber:
@@ -117,22 +120,21 @@ class Bus:
             if self.closed:
                 sub.closed = True
                 return sub
-            self.subscribers.add(sub)
-            if last_event_id:
-                missed = self._since(last_event_id)
-                if missed is None:
-                    sub.needs_resync = True
-                else:
-                    for e in missed:
-                        if wants(e):
-                            sub.put(e)
+            missed = self._since(last_event_id) if last_event_id else []
+            if missed is None:
+                sub.needs_resync = True
+            else:
+                for e in missed:
+                    if wants(e):
+                        sub.put(e)
+            self.subscribers.add(sub)  # last: a failure above leaves nothing registered
         return sub
 
     def _since(self, last_event_id):
-        boot, _, seq = last_event_id.partition("-")
-        if boot != self.boot or not seq.isdigit():
+        m = EVENT_ID.fullmatch(last_event_id)
+        if m is None or m.group(1) != self.boot:
             return None
-        seq = int(seq)
+        seq = int(m.group(2))
         events = list(self.history)
         if events and int(events[0].id.split("-")[1]) > seq + 1:
             return None  # the ring no longer holds everything after it

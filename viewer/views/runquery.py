@@ -18,6 +18,8 @@ import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from urllib.parse import urlencode
 
+import re2
+
 from ..data.errors import BadRequest
 from ..data.run import STATUSES
 
@@ -26,6 +28,7 @@ TEXT_SORTS = ("name", "status", "format")          # first click sorts these asc
 FIXED_GROUPS = ("status", "tag", "format")
 OPS = ("!=", ">=", "<=", "=", ">", "<")             # two-character operators first
 MAX_PATTERN = 200      # a regex longer than this is refused (each one runs over every run)
+RE2_MEMORY = 8 << 20   # bytes RE2 may spend compiling one pattern (``(x{1000}){1000}`` says no)
 MAX_CHIPS = 32
 PER_DEFAULT, PER_MAX = 50, 1000  # 50 rows fill a large monitor; fewer to lay out and paint
 HP_COLUMNS = 3         # varying hparam columns shown by default
@@ -344,13 +347,26 @@ def parse(args, paginate=True):
 
 
 def compile_pattern(text):
-    """``text`` as a case-insensitive regex (``^``/``$`` also match at each field's edges)."""
+    """``text`` as a case-insensitive regex (``^``/``$`` also match at each field's edges).
+
+    RE2 matches in time linear in the text whatever the pattern (Python's ``re`` backtracks:
+    ``^(.|.)*!`` held a worker for 34 s), so a search over every run stays bounded. It has no
+    backreferences nor lookaround: such a pattern gets a message saying so."""
     if len(text) > MAX_PATTERN:
         raise QueryError(f"regular expression too long: at most {MAX_PATTERN} characters")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    options.max_mem = RE2_MEMORY
     try:
-        return re.compile(text, re.I | re.M)
-    except re.error as e:
-        raise QueryError(f"invalid regular expression {text!r}: {e}") from None
+        return re2.compile("(?m)" + text, options)
+    except re2.error as e:
+        reason = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        reason = reason.replace("(?m)" + text, text)  # our prefix is no concern of the user's
+        hint = ""
+        if any(k in reason for k in ("perl operator", "escape sequence", "backreference")):
+            hint = " (backreferences and lookaround are not supported: the search runs in linear time)"
+        raise QueryError(f"invalid regular expression {text!r}: {reason}{hint}") from None
 
 
 def _parse_status(qy, status):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -123,9 +124,16 @@ def metrics_csv(rid):
                            _value_cells(y[i:j]))
                 yield "".join(f"{quoted},{a},{b},{c},{d}\n" for a, b, c, d in rows)
 
-    filename = rid.replace("/", "_") + "-metrics.csv"
     return Response(generate(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": attachment(rid.replace("/", "_") + "-metrics.csv")})
+
+
+def attachment(filename):
+    """A ``Content-Disposition`` for any name (RFC 6266): an ASCII ``filename=`` fallback with
+    quotes, backslashes and control characters replaced, and the exact name as UTF-8 in
+    ``filename*=`` (a header holds Latin-1 only: a raw non-ASCII name was a 500)."""
+    fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\%' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @bp.get("/healthz")

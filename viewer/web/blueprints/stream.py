@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 
 from flask import Blueprint, Response, render_template, request
@@ -25,8 +26,13 @@ from ...data.run import STATUSES
 bp = Blueprint("stream", __name__)
 
 
+# a browser ends an SSE line at CR, LF or CRLF: split on all three, or a bare CR in run data
+# (a tag, a metric name) would start a field of its own (``event:``, ``retry:``) in every page
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def sse(event_id, name, data):
-    lines = str(data).split("\n")
+    lines = LINE_BREAK.split(str(data))
     head = f"id: {event_id}\n" if event_id else ""
     return head + f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
@@ -40,13 +46,14 @@ def events():
     runs = [r for r in dict.fromkeys(request.args.getlist("run")) if r]
     audiences = frozenset((runs or [""]) + ["*"])  # "*": every page (the watcher's state)
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    sub = v.bus.subscribe(lambda e: e.audience in audiences, last)
     first = []
     if request.args.get("scan") and not runs:  # the page was drawn mid-scan: where is it now?
         first.append(sse(None, "scan", render_template("tailboard/partials/_scan.html", scan=v.store.scan_state)))
     first.append(sse(None, "watch", json.dumps(v.watcher.state())))  # the top bar's truth, now
     # polling sees a run's own files only: while its page is open, stat its media folders too
     looked_at = [p for rid in runs for p in v.store.media_folders(rid)]
+    # subscribe last: nothing above may fail with a subscription left registered
+    sub = v.bus.subscribe(lambda e: e.audience in audiences, last)
 
     def render(ev):
         return sse(None, "resync", "{}") if ev is RESYNC else ev.text(sse), False
@@ -92,8 +99,11 @@ def event_stream(v, sub, render, first=(), looked_at=(), batch=True):
         finally:
             v.bus.unsubscribe(sub)
 
-    return Response(stream(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(stream(), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # the server closes every response, even one it never iterated (client gone at once)
+    response.call_on_close(lambda: v.bus.unsubscribe(sub))
+    return response
 
 
 LISTING_SETTLE = 0.25  # a burst of changes in a folder gives one ``listing`` event
