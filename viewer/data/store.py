@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .cooperative import each
 from .discovery import walk
 from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
 from .errors import BadRequest, NotFound
@@ -274,7 +275,7 @@ class RunStore:
                 xs = s.axis(x)
                 idx, purged = self._select(run.id, name, s, x, start, end)
                 X, Y, lo, hi = downsample(xs, s.y, idx, points)
-                out[name] = {"x": [_int_if_whole(v) for v in X], "y": Y, "ymin": lo, "ymax": hi,
+                out[name] = {"x": [_int_if_whole(v) for v in each(X, 4096)], "y": Y, "ymin": lo, "ymax": hi,
                              "count": len(idx)}
                 if purged is not None:
                     out[name]["purged"] = purged

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from ...views.context import media_context, run_context, runs_context, store, viewer
 from ...data.errors import BadRequest, NotFound, ViewerError
 from ...data.store import MAX_POINTS
+from ..streaming import json_response
 
 bp = Blueprint("api", __name__)
 
@@ -68,8 +69,7 @@ def runs():
     """Every matching run (newest first), or one page of them with ``page``/``per``; the same
     query parameters as the overview (see ``runquery``). A bad one is a 400."""
     ctx = runs_context(args=request.args, strict=True)
-    return jsonify(runs=ctx["runs"], scan=ctx["scan"], total=ctx["total"], matched=ctx["matched"],
-                   page=ctx["page"], pages=ctx["pages"])
+    return json_response({k: ctx[k] for k in ("runs", "scan", "total", "matched", "page", "pages")})
 
 
 @bp.get("/api/runs/<path:path>")
@@ -81,7 +81,7 @@ def run_path(path):
         return jsonify(data)
     if action == "metrics":
         names = [n for n in request.args.get("names", "").split(",") if n] or None
-        return jsonify(store().metrics(
+        return json_response(store().metrics(
             rid, names=names, points=_int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
             x=request.args.get("x", "step"), start=_float_arg("start"), end=_float_arg("end")))
     if action == "metrics.csv":
@@ -90,7 +90,7 @@ def run_path(path):
         streams = store().streams(rid)
         return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
     if action == "media":
-        return jsonify(media=media_context(rid))
+        return json_response({"media": media_context(rid)})
     nbytes = _int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
     data, start, size = store().log_tail(rid, stream, nbytes)
     resp = Response(data, mimetype="text/plain")
