@@ -194,9 +194,11 @@ def runs(tmp_path):
 
 def test_ctrl_c_closes_the_streams_and_exits_cleanly(runs):
     # Ctrl-C in a terminal signals the whole foreground group: gunicorn's master and its worker
-    proc, url = launch([sys.executable, "-m", "viewer", str(runs), "--port", str(free_port())], new_session=True)
+    proc, url = launch([sys.executable, "-m", "viewer", str(runs), "--port", str(free_port()), "--poll", "0.5"],
+                       new_session=True)
     try:
         base = healthy(url)
+        assert requests.get(base + "/healthz", timeout=5).json()["watcher"] == "polling"  # --poll reached the worker
         streams = [SSE(base, "/events") for _ in range(2)]
         children = descendants(proc.pid)
         t0 = time.monotonic()
@@ -218,6 +220,20 @@ def test_a_public_bind_prints_a_link_with_a_generated_token(runs):
         assert requests.get(f"http://127.0.0.1:{port}/api/runs", timeout=5).status_code == 401
         with_token = requests.get(f"http://127.0.0.1:{port}/api/runs?token={token}", timeout=5)
         assert with_token.status_code == 200 and len(with_token.json()["runs"]) == 6
+    finally:
+        assert finish(proc) == 0
+
+
+def test_open_hands_the_printed_url_to_the_browser(runs, tmp_path):
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    proc, url = launch([sys.executable, "-m", "viewer", str(runs), "--port", str(free_port()), "--open"],
+                       env={"BROWSER": f"{browser} %s"})  # webbrowser runs $BROWSER with the URL
+    try:
+        wait_for(lambda: opened.exists() and opened.read_text().strip() == url, timeout=15,
+                 what="the browser to be asked to open the URL")
     finally:
         assert finish(proc) == 0
 

@@ -103,4 +103,4 @@ def main(argv=None):
 
     from . import serve
 
-    return serve.run(sock, config_for(args), on_ready=on_ready)
+    serve.run(sock, config_for(args), on_ready=on_ready)

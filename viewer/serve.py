@@ -68,7 +68,7 @@ def stop_on_signals(worker):
 
 
 def run(sock, config=None, on_ready=None, loglevel="warning"):
-    """Serve on the listening socket ``sock`` until SIGTERM or Ctrl-C; returns the exit status.
+    """Serve on the listening socket ``sock`` until SIGTERM or Ctrl-C, then exit (0 when clean).
 
     ``config`` goes to :func:`create_app` in the worker; ``on_ready()`` runs in the master once
     it listens, before the worker forks (requests wait in the socket's backlog meanwhile).
@@ -88,8 +88,4 @@ def run(sock, config=None, on_ready=None, loglevel="warning"):
         def load(self):
             return create_app(config)  # in the worker, after gevent patched the standard library
 
-    try:
-        Server(prog="tailboard").run()
-    except SystemExit as stop:
-        return stop.code or 0
-    return 0
+    Server(prog="tailboard").run()  # exits the process (gunicorn's halt calls sys.exit)
