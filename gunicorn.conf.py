@@ -40,7 +40,7 @@ def when_ready(server):
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
-    from app import token_for_bind  # stdlib only at import: safe before gevent patches
+    from viewer.bind import token_for_bind  # stdlib only at import: safe before gevent patches
 
     addresses = [_address(lnr.sock.getsockname()) for lnr in server.LISTENERS]
     token_for_bind(addresses, scheme="https" if server.cfg.is_ssl else "http")
@@ -52,18 +52,6 @@ def _address(name):
 
 def post_worker_init(worker):
     """Close streams and stop the watcher as soon as the worker is told to stop."""
-    import signal
+    from viewer.serve import stop_on_signals
 
-    import gevent
-
-    from viewer import shutdown_all
-
-    def stop_then(handler):
-        def on_signal(sig, frame):
-            gevent.spawn(shutdown_all)  # not in the signal handler itself: it may block on locks
-            handler(sig, frame)
-        return on_signal
-
-    for sig, handler in ((signal.SIGTERM, worker.handle_exit), (signal.SIGINT, worker.handle_quit),
-                         (signal.SIGQUIT, worker.handle_quit)):
-        signal.signal(sig, stop_then(handler))
+    stop_on_signals(worker)

@@ -5,21 +5,25 @@
 """
 from __future__ import annotations
 
+# Only the standard library at import time: the ``tailboard`` command imports this package in
+# gunicorn's master, before its gevent worker monkey-patches threading, sockets and queues.
+# Flask and the layers are imported when a Viewer is built (in the worker, patched).
 import atexit
 import os
 import weakref
 
-from flask import Blueprint, g
-
-from .web import access, security
-from . import settings
-from .live.bus import Bus
-from .data.store import RunStore
-from .live.watcher import Watcher
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-TEMPLATES = os.path.join(os.path.dirname(HERE), "templates")
-STATIC = os.path.join(os.path.dirname(HERE), "static")
+
+
+def bundled_dir(name):
+    """``viewer/<name>`` when installed from the wheel (which ships the top-level templates/,
+    static/ and examples/ inside the package), else ``<checkout>/<name>``."""
+    inside = os.path.join(HERE, name)
+    return inside if os.path.isdir(inside) else os.path.join(os.path.dirname(HERE), name)
+
+
+TEMPLATES = bundled_dir("templates")
+STATIC = bundled_dir("static")
 
 _running = weakref.WeakSet()
 
@@ -37,6 +41,13 @@ class Viewer:
             self.init_app(app)
 
     def init_app(self, app):
+        from flask import Blueprint
+
+        from . import settings
+        from .data.store import RunStore
+        from .live.bus import Bus
+        from .live.watcher import Watcher
+        from .web import access, security
         from .web.blueprints import api, assets, compare, files, livereload, pages, sock, stream
 
         self.config = settings.load(app, self.options)
@@ -79,6 +90,8 @@ class Viewer:
         """The newest event id before the request reads the store: the page's stream resumes
         from it (``data-event-id`` on ``<body>``), so a change made while the page was being
         drawn or its stream was opening still reaches it."""
+        from flask import g
+
         g.tailboard_event_id = self.bus.last_id()
 
     def stop(self):

@@ -20,7 +20,9 @@ import threading
 import time
 import zlib
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "runs")
+from . import bundled_dir
+
+EXAMPLES = os.path.join(bundled_dir("examples"), "runs")
 STEPS_PER_RUN = 600
 KEEP_LIVE_RUNS = 3
 
