@@ -112,6 +112,34 @@ def test_a_local_root_chooses_inotify(tmp_path, monkeypatch):
     assert source.choose(RunStore(tmp_path).root) == ("inotify", "")
 
 
+# -- the watcher's parts: restart budget, runs folder ---------------------------------------
+
+def test_the_restart_limit_allows_its_restarts_then_refuses_until_old_deaths_age_out():
+    now = [0.0]
+    limit = supervisor.RestartLimit(limit=3, window=600.0, clock=lambda: now[0])
+    assert [limit.failed() for _ in range(3)] == [True, True, True]
+    assert limit.failed() is False and limit.exceeded() == "4 times in 10 minutes"
+    now[0] = 601.0  # the four deaths are older than the window now
+    assert limit.failed() is True
+
+
+def test_the_root_folder_is_seen_gone_back_and_replaced(tmp_path):
+    from viewer.live.rootfolder import RootFolder
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    folder = RootFolder(str(root))
+    assert folder.settle() is False and not folder.missing and folder.look() is None
+    root.rename(tmp_path / "aside")
+    assert folder.look() == "gone" and folder.missing and "missing" in folder.problem
+    assert folder.look() is None
+    (tmp_path / "aside").rename(root)
+    assert folder.look() == "back" and not folder.missing and folder.problem == ""
+    root.rename(tmp_path / "old")
+    root.mkdir()  # another folder at the path before anyone looked
+    assert folder.look() == "replaced" and not folder.missing
+
+
 # -- ChangeQueue ------------------------------------------------------------------------------
 
 def test_many_puts_of_the_same_path_drain_as_one_entry():
