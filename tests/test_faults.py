@@ -18,7 +18,7 @@ import requests
 
 from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port
 from live_clients import SSE, die_with_parent, start_server, stop_server, wait_for
-from viewer.live import watcher as watcher_mod
+from viewer.live import supervisor
 from viewer.data.store import RunStore
 from viewer.live.watcher import Watcher
 
@@ -45,9 +45,7 @@ def running(samples):
 
     def start(root=samples, **kw):
         calls, states = [], []
-        w = Watcher(RunStore(root), publish=calls.append, **kw)
-        w.on_state = states.append
-        w.start()
+        w = Watcher(RunStore(root), publish=calls.append, on_state=states.append, **kw).start()
         started.append(w)
         wait_for(lambda: calls, 10, "the first scan")
         calls.clear()
@@ -81,22 +79,22 @@ class Boom(BaseException):
 def test_systemexit_in_the_loop_is_survived_and_the_append_published(samples, running):
     w, calls, _ = running()
     w.store.apply = once(SystemExit("injected"))(w.store.apply)
-    first = w._thread
+    first = w.supervisor._thread
     append(lightning_csv(samples), ROW)
     wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed), 10, "the row after a restart")
-    assert w.restarts == 1 and w._thread is not first and w.alive()
-    assert w.failure["error"] == "SystemExit: injected"
+    assert w.supervisor.restarts == 1 and w.supervisor._thread is not first and w.alive()
+    assert w.supervisor.failure["error"] == "SystemExit: injected"
     assert w.store.metrics(LIGHTNING_ID)["series"]["train/loss"]["count"] == 21
 
 
 def test_a_baseexception_while_polling_is_survived(samples, running):
     w, calls, _ = running(poll=0.1)
     w.store.poll = once(Boom("in poll"))(w.store.poll)
-    wait_for(lambda: w.restarts == 1 and w.alive(), 10, "a restart")
+    wait_for(lambda: w.supervisor.restarts == 1 and w.alive(), 10, "a restart")
     calls.clear()
     append(lightning_csv(samples), ROW)
     wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed), 10, "the row")
-    assert w.failure["error"] == "Boom: in poll"
+    assert w.supervisor.failure["error"] == "Boom: in poll"
 
 
 def test_a_fault_in_the_first_scan_restarts_with_a_growing_backoff(samples, monkeypatch):
@@ -113,26 +111,26 @@ def test_a_fault_in_the_first_scan_restarts_with_a_growing_backoff(samples, monk
     w = Watcher(RunStore(samples), publish=calls.append).start()
     try:
         wait_for(lambda: calls and calls[0].added, 10, "the first scan after two restarts")
-        assert w.restarts == 2 and len(fails) == 2 and w.alive()
-        assert w.failure["error"] == "MemoryError: injected"
-        assert fails[1] - fails[0] >= watcher_mod.BACKOFF_FIRST  # waited before restarting
+        assert w.supervisor.restarts == 2 and len(fails) == 2 and w.alive()
+        assert w.supervisor.failure["error"] == "MemoryError: injected"
+        assert fails[1] - fails[0] >= supervisor.BACKOFF_FIRST  # waited before restarting
         assert len(calls[0].added) == 5
     finally:
         w.stop()
-    assert not w.alive() and w.proc is None
+    assert not w.alive() and w.client.proc is None
 
 
 def test_the_supervisor_survives_its_own_faults_and_healthz_revives_it(samples, running):
     w, calls, _ = running()
-    w._check_loop = once(SystemExit("in the supervisor"))(w._check_loop)
-    time.sleep(3 * watcher_mod.SUPERVISE_EVERY)  # let the supervisor meet the fault
-    assert w._supervisor.is_alive()
+    w.supervisor._check_loop = once(SystemExit("in the supervisor"))(w.supervisor._check_loop)
+    time.sleep(3 * supervisor.SUPERVISE_EVERY)  # let the supervisor meet the fault
+    assert w.supervisor._supervisor.is_alive()
     dead = threading.Thread(target=lambda: None)  # a supervisor that ended
     dead.start()
     dead.join()
-    w._supervisor = dead
+    w.supervisor._supervisor = dead
     w.check()
-    assert w._supervisor is not dead and w._supervisor.is_alive()
+    assert w.supervisor._supervisor is not dead and w.supervisor._supervisor.is_alive()
 
 
 @contextlib.contextmanager
@@ -150,15 +148,15 @@ def test_healthz_is_200_and_not_ok_while_the_loop_is_down_then_reports_the_resta
     with background_app(samples) as app:
         c, w = app.test_client(), app.extensions["tailboard"].watcher
         wait_for(lambda: c.get("/healthz").get_json()["scan"]["phase"] == "done", 10, "the scan")
-        w._backoff = 3600.0  # hold the restart to look at /healthz meanwhile
+        w.supervisor._backoff = 3600.0  # hold the restart to look at /healthz meanwhile
         w.store.apply = once(SystemExit("injected"))(w.store.apply)
         append(lightning_csv(samples), ROW)
-        wait_for(lambda: not w.alive() and w._down_since is not None, 10, "the loop to die, noticed")
+        wait_for(lambda: not w.alive() and w.supervisor._down_since is not None, 10, "the loop to die, noticed")
         r = c.get("/healthz")
         body = r.get_json()
         assert r.status_code == 200 and body["ok"] is False and body["watcher_alive"] is False
         assert body["watcher_last_failure"]["error"] == "SystemExit: injected"
-        w._down_since -= 3600.0  # the backoff has passed
+        w.supervisor._down_since -= 3600.0  # the backoff has passed
         wait_for(lambda: c.get("/healthz").get_json()["ok"], 10, "the restart")
         body = c.get("/healthz").get_json()
         assert body["watcher_restarts"] == 1 and body["watcher_alive"] is True
@@ -356,22 +354,22 @@ def _gone(root, how):
 @pytest.mark.parametrize("how", ["renamed", "deleted"])
 def test_the_runs_folder_vanishing_drops_its_runs_says_so_and_they_come_back_live(samples, running, mode, how):
     w, calls, states = running(**({"poll": 0.2} if mode == "polling" else {}))
-    old_proc = w.proc
+    old_proc = w.client.proc
     back = _gone(samples, how)
     wait_for(lambda: states and states[-1]["problem"] and w.store.count() == 0, 10, "the runs dropped")
     assert published(calls, lambda c: LIGHTNING_ID in c.removed)
     assert states[-1]["problem"] == f"the runs folder {samples} is missing"
-    assert w.alive() and w.proc is None  # the dead watches were let go
+    assert w.alive() and w.client.proc is None  # the dead watches were let go
     calls.clear()
     scans = w.store.scans
     back()
     # the runs count as back once the walk that found them is over: it may itself read rows
     # appended while it ran, and then no later event is due for them
-    wait_for(lambda: not w.root_missing and w.store.scans > scans, 10, "the runs back")
+    wait_for(lambda: not w.folder.missing and w.store.scans > scans, 10, "the runs back")
     assert w.store.count() == 5 and published(calls, lambda c: LIGHTNING_ID in c.added)
     assert states[-1]["problem"] == "" and w.kind == mode, states
     if mode == "inotify":
-        assert w.proc is not None and w.proc is not old_proc  # watching the folder now there
+        assert w.client.proc is not None and w.client.proc is not old_proc  # watching the folder now there
     calls.clear()
     append(lightning_csv(samples), ROW)
     wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed), 10, "a live append")
@@ -380,11 +378,11 @@ def test_the_runs_folder_vanishing_drops_its_runs_says_so_and_they_come_back_liv
 
 def test_a_folder_replaced_between_two_looks_is_watched_anew(samples, running):
     w, calls, _ = running()
-    old_proc, scans = w.proc, w.store.scans
+    old_proc, scans = w.client.proc, w.store.scans
     aside = str(samples) + ".aside"
     os.rename(samples, aside)
     shutil.copytree(aside, samples)  # a new inode at the path before the watcher looked
-    wait_for(lambda: w.proc is not None and w.proc is not old_proc, 10, "a new watch process")
+    wait_for(lambda: w.client.proc is not None and w.client.proc is not old_proc, 10, "a new watch process")
     wait_for(lambda: w.store.scans > scans, 10, "the walk of the new folder")
     append(os.path.join(aside, LIGHTNING_ID, "metrics.csv"), ROW)  # the old folder: not ours
     calls.clear()

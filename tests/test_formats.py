@@ -330,3 +330,44 @@ def test_hidden_and_bulky_subfolders_are_not_entered(tmp_path, inside):
     write(tmp_path / inside / "metrics.jsonl", '{"step":0,"loss":1}\n')
     write(tmp_path / inside / "train.log", "x\n")
     assert formats(scanned(tmp_path)) == {"run": "spt", "version_0": "lightning"}
+
+
+# -- run-wide rules are a format's hooks, not Run's -------------------------------------------
+
+def test_a_new_formats_hooks_decide_status_logs_and_watched_files(tmp_path, monkeypatch):
+    """A format added as one module brings its run-wide rules with it: Run names no format."""
+    from viewer.data import discovery
+    from viewer.data.formats import jsonl
+    from viewer.data.formats.base import Part, RunHooks
+
+    class Hooks(RunHooks):
+        watched = ("STATE",)
+
+        def logs(self, run_dir, root):
+            return [os.path.join(root, "shared.log")]
+
+        def status(self, meta, now, stale_after):
+            with open(os.path.join(self.run_dir, "STATE")) as f:
+                return f.read().strip() or None
+
+    def detect(dirpath, files, subdirs):
+        if "STATE" not in files:
+            return None
+        hooks = Hooks()
+        hooks.run_dir = dirpath
+        return Part("toy", 200, metrics=jsonl.detect(dirpath, files, subdirs).metrics, hooks=hooks)
+
+    toy = type("toy", (), {"detect": staticmethod(detect)})
+    monkeypatch.setattr(discovery, "READERS", (toy, *discovery.READERS))
+    root = tmp_path / "root"
+    write(root / "r" / "metrics.jsonl", '{"step": 1, "loss": 1}\n')
+    write(root / "r" / "STATE", "failed")
+    write(root / "shared.log", "hello\n")
+    store = scanned(root)
+    run = store.get("r")
+    assert run.format == "toy" and run.status() == "failed"
+    assert [s["name"] for s in run.streams()] == ["shared.log"]
+    os.utime(root / "r", (1, 1))  # the folder listing unchanged: only the watched file tells
+    write(root / "r" / "STATE", "completed")
+    os.utime(root / "r", (1, 1))
+    assert run.refresh() and run.status() == "completed"

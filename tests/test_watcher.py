@@ -13,10 +13,11 @@ import time
 import pytest
 
 from conftest import LIGHTNING_ID, SPT_ID
-from viewer.live import watcher as watcher_mod
+from viewer.live import source, supervisor
 from viewer.data.store import RunStore
-from viewer.live.watcher import ChangeQueue, Watcher, filesystem_type
-from viewer.live.watchproc import OverflowLog
+from viewer.live.source import filesystem_type
+from viewer.live.watcher import Watcher
+from viewer.live.watchproc import ChangeQueue, OverflowLog
 
 MOUNTS = """\
 sysfs /sys sysfs rw,nosuid 0 0
@@ -95,20 +96,48 @@ def test_filesystem_type_without_a_mounts_file_is_empty(tmp_path):
 
 
 def test_viewer_poll_forces_polling_and_says_so(tmp_path):
-    kind, reason = Watcher(RunStore(tmp_path), poll=2.5).choose()
+    kind, reason = source.choose(RunStore(tmp_path).root, 2.5)
     assert kind == "polling" and "VIEWER_POLL" in reason and "2.5" in reason
 
 
 @pytest.mark.parametrize("fs", ["nfs4", "lustre"])
 def test_a_network_filesystem_chooses_polling_and_names_it(tmp_path, monkeypatch, fs):
-    monkeypatch.setattr(watcher_mod, "filesystem_type", lambda path: fs)
-    kind, reason = Watcher(RunStore(tmp_path)).choose()
+    monkeypatch.setattr(source, "filesystem_type", lambda path: fs)
+    kind, reason = source.choose(RunStore(tmp_path).root)
     assert kind == "polling" and fs in reason
 
 
 def test_a_local_root_chooses_inotify(tmp_path, monkeypatch):
-    monkeypatch.setattr(watcher_mod, "filesystem_type", lambda path: "ext4")
-    assert Watcher(RunStore(tmp_path)).choose() == ("inotify", "")
+    monkeypatch.setattr(source, "filesystem_type", lambda path: "ext4")
+    assert source.choose(RunStore(tmp_path).root) == ("inotify", "")
+
+
+# -- the watcher's parts: restart budget, runs folder ---------------------------------------
+
+def test_the_restart_limit_allows_its_restarts_then_refuses_until_old_deaths_age_out():
+    now = [0.0]
+    limit = supervisor.RestartLimit(limit=3, window=600.0, clock=lambda: now[0])
+    assert [limit.failed() for _ in range(3)] == [True, True, True]
+    assert limit.failed() is False and limit.exceeded() == "4 times in 10 minutes"
+    now[0] = 601.0  # the four deaths are older than the window now
+    assert limit.failed() is True
+
+
+def test_the_root_folder_is_seen_gone_back_and_replaced(tmp_path):
+    from viewer.live.rootfolder import RootFolder
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    folder = RootFolder(str(root))
+    assert folder.settle() is False and not folder.missing and folder.look() is None
+    root.rename(tmp_path / "aside")
+    assert folder.look() == "gone" and folder.missing and "missing" in folder.problem
+    assert folder.look() is None
+    (tmp_path / "aside").rename(root)
+    assert folder.look() == "back" and not folder.missing and folder.problem == ""
+    root.rename(tmp_path / "old")
+    root.mkdir()  # another folder at the path before anyone looked
+    assert folder.look() == "replaced" and not folder.missing
 
 
 # -- ChangeQueue ------------------------------------------------------------------------------
@@ -194,19 +223,19 @@ def test_stop_is_prompt_and_leaves_no_thread_nor_process_behind(samples, running
     w, _calls = running()
     names = {t.name for t in threading.enumerate()}
     assert {"tailboard-watcher", "tailboard-inotify-reader"} <= names
-    proc = w.proc
+    proc = w.client.proc
     assert proc is not None and proc.poll() is None
     t0 = time.monotonic()
     w.stop()
     assert time.monotonic() - t0 < 2
     assert wait_for(lambda: not {"tailboard-watcher", "tailboard-inotify-reader"}
                     & {t.name for t in threading.enumerate()}, timeout=2)
-    assert proc.poll() is not None and w.proc is None
+    assert proc.poll() is not None and w.client.proc is None
 
 
 def test_forced_polling_publishes_appends(samples, running):
     w, calls = running(poll=0.1)
-    assert w.kind == "polling" and "VIEWER_POLL" in w.reason and w.proc is None
+    assert w.kind == "polling" and "VIEWER_POLL" in w.reason and w.client.proc is None
     append(lightning_csv(samples), "5,0.05,83,1.5,,\r\n")
     assert wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed))
 
@@ -223,7 +252,7 @@ def test_watch_limit_falls_back_to_polling_that_still_publishes(samples, running
         "InotifyObserver.schedule = full\n")
     monkeypatch.setenv("PYTHONPATH", str(site))
     w, calls = running()
-    assert w.kind == "polling" and "limit" in w.reason and w.proc is None
+    assert w.kind == "polling" and "limit" in w.reason and w.client.proc is None
     w.poll_interval = 0.1
     path = lightning_csv(samples)
     append(path, "5,0.05,83,1.5,,\r\n")
@@ -233,17 +262,17 @@ def test_watch_limit_falls_back_to_polling_that_still_publishes(samples, running
 def test_a_killed_watch_process_is_restarted_then_polling_takes_over(samples, running):
     w, calls = running()
     path = lightning_csv(samples)
-    for n in range(1, watcher_mod.INOTIFY_RESTARTS + 1):
-        dead = w.proc
+    for n in range(1, supervisor.INOTIFY_RESTARTS + 1):
+        dead = w.client.proc
         os.kill(dead.pid, signal.SIGKILL)
-        assert wait_for(lambda: w.proc is not None and w.proc is not dead and w.inotify_restarts == n)
+        assert wait_for(lambda: w.client.proc is not None and w.client.proc is not dead and w.client.restarts == n)
         assert w.kind == "inotify"
         calls.clear()
         append(path, f"{5 + n},0.05,83,1.5,,\r\n")  # the new process sees writes
         assert wait_for(lambda: published(calls, lambda c: LIGHTNING_ID in c.changed))
-    os.kill(w.proc.pid, signal.SIGKILL)  # one death too many within the window
+    os.kill(w.client.proc.pid, signal.SIGKILL)  # one death too many within the window
     assert wait_for(lambda: w.kind == "polling")
-    assert "exited" in w.reason and "4 times" in w.reason and w.proc is None
+    assert "exited" in w.reason and "4 times" in w.reason and w.client.proc is None
     w.poll_interval = 0.1
     calls.clear()
     append(path, "9,0.05,83,1.5,,\r\n")
@@ -261,9 +290,9 @@ def overflowing(w, root):
     # in a run folder watched from the start: refreshes that run only, never walks the root
     fds = [os.open(os.path.join(root, "keras", f"flood-{c}.bin"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
            for c in "ab"]
-    os.kill(w.proc.pid, signal.SIGSTOP)
+    os.kill(w.client.proc.pid, signal.SIGSTOP)
     try:
-        with open(f"/proc/{w.proc.pid}/stat") as f:
+        with open(f"/proc/{w.client.proc.pid}/stat") as f:
             assert wait_for(lambda: f.seek(0) == 0 and f.read().split(")")[1].split()[0] == "T")
         for i in range(queue_limit() + 1000):  # alternate files: identical events would merge
             os.write(fds[i % 2], b"x")
@@ -271,7 +300,7 @@ def overflowing(w, root):
     finally:
         for fd in fds:
             os.close(fd)
-        os.kill(w.proc.pid, signal.SIGCONT)
+        os.kill(w.client.proc.pid, signal.SIGCONT)
 
 
 def test_a_kernel_queue_overflow_rescans_and_finds_what_was_missed(samples, running):
@@ -281,7 +310,7 @@ def test_a_kernel_queue_overflow_rescans_and_finds_what_was_missed(samples, runn
         with open(os.path.join(samples, "silent", "metrics.jsonl"), "w") as f:
             f.write('{"step": 1, "loss": 1}\n')
     assert wait_for(lambda: published(calls, lambda c: "silent" in c.added), timeout=10)
-    assert w.overflows == 1 and w.kind == "inotify"
+    assert w.client.overflows == 1 and w.kind == "inotify"
 
 
 def test_three_overflows_switch_to_polling(samples, running):
@@ -290,11 +319,11 @@ def test_three_overflows_switch_to_polling(samples, running):
         assert w.kind == "inotify", f"polling after {n - 1} overflows"
         with overflowing(w, samples):
             pass
-        assert wait_for(lambda: w.overflows >= n, timeout=10)
+        assert wait_for(lambda: w.client.overflows >= n, timeout=10)
         time.sleep(0.2)  # a second report of the same overflow would arrive now
-        assert w.overflows == n
+        assert w.client.overflows == n
     assert wait_for(lambda: w.kind == "polling")
-    assert "overflow" in w.reason and wait_for(lambda: w.proc is None)
+    assert "overflow" in w.reason and wait_for(lambda: w.client.proc is None)
 
 
 # -- status moved by time alone ---------------------------------------------------------------

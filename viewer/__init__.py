@@ -75,15 +75,13 @@ class Viewer:
         publisher = stream.Publisher(app, self)
         self.store.on_progress = publisher.progress
         self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
-                               rescan=self.config["VIEWER_RESCAN"])
-        self.watcher.on_state = publisher.watch_state  # pages hear of a vanished root at once
-        if self.config["VIEWER_BACKGROUND"]:
-            self.watcher.start()
+                               rescan=self.config["VIEWER_RESCAN"],
+                               on_state=publisher.watch_state)  # pages hear of a vanished root at once
+        background = self.config["VIEWER_BACKGROUND"]
+        self.watcher.start(background=background)  # without: one scan now, no thread
+        if background:
             _running.add(self)
             atexit.register(self.stop)
-        else:
-            self.watcher.kind, self.watcher.reason = self.watcher.choose()
-            self.watcher.poll_once()
         return self
 
     def _note_event_id(self):

@@ -25,10 +25,6 @@ class Found:
     path: str
     parts: list = field(default_factory=list)
 
-    @property
-    def format(self):
-        return self.parts[0].format
-
     def merged(self) -> Part:
         """One Part: the best reader's format, the union of the others' sources and logs."""
         best = self.parts[0]

@@ -8,7 +8,6 @@ import threading
 import time
 
 from .discovery import rediscover
-from .formats import spt
 from .formats.base import SourceError, is_inside, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind
 from .formats.media import html_reports, scan_media_files
@@ -55,6 +54,7 @@ class Run:
             self.sources = [old.get(m.path, m) for m in part.metrics]
             self.format = part.format
             self.formats = [p.format for p in found.parts]
+            self.hooks = [p.hooks for p in found.parts]  # each format's run-wide rules, most specific first
             self.meta_fns = part.meta
             self.media_src = part.media
             self.base_logs = part.logs
@@ -121,8 +121,8 @@ class Run:
                 except Exception as e:  # noqa: BLE001 - as above, for metadata
                     errors.append(f"metadata unreadable ({type(e).__name__}: {e})")
             self.logs = list(self.base_logs)
-            if self.format == "spt":
-                self.logs += [p for p in spt.output_dir_logs(self.path, self.root) if p not in self.logs]
+            for hooks in self.hooks:
+                self.logs += [p for p in hooks.logs(self.path, self.root) if p not in self.logs]
             error = "; ".join(errors) or None
             old = dict(((p, (t, z)) for p, t, z in (self.stamp or ())))
             self.changed_paths = tuple(p for p, t, z in stamp if old.get(p) != (t, z))
@@ -152,8 +152,8 @@ class Run:
 
     def _files(self):
         names = [self.path] + [s.path for s in self.sources] + list(self.logs)
-        names += [os.path.join(self.path, n)
-                  for n in ("sidecar.json", "heartbeat", "media.jsonl", "hparams.yaml")]
+        watched = dict.fromkeys(n for hooks in self.hooks for n in hooks.watched)  # in order, once each
+        names += [os.path.join(self.path, n) for n in watched]
         return names
 
     def _stamp(self):
@@ -245,15 +245,12 @@ class Run:
 
     def status(self):
         """running | completed | failed | stale | unknown."""
-        declared = self.meta.get("status")
         now = self.clock()
-        if self.format == "spt" and declared:
-            if declared == "running":
-                beat = self.meta.get("heartbeat_at") or self.meta.get("updated_at")
-                if beat is not None and now - beat > self.stale_after:
-                    return "stale"
-            return declared
-        if declared == "completed":
+        for hooks in self.hooks:  # a format that declares the status says it (spt's sidecar)
+            declared = hooks.status(self.meta, now, self.stale_after)
+            if declared:
+                return declared
+        if self.meta.get("status") == "completed":
             return "completed"
         updated = self.updated_at()
         recent = updated is not None and now - updated < self.stale_after

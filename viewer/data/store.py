@@ -11,6 +11,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .cooperative import each
 from .discovery import walk
@@ -23,6 +24,26 @@ from .tailing import read_tail
 AXES = ("step", "epoch", "time")
 PURGED_AXES = ("step", "epoch")  # a restart logs steps again; wall time never goes back
 MAX_POINTS = 100_000  # one answer must not hold the server for seconds
+
+
+class Selection(NamedTuple):
+    """The points of one series a metrics answer shows."""
+
+    indices: object         # indices into the series, in x order
+    purged: int | None      # points a restart replaced (step or epoch axis), None when none
+
+
+@dataclass(slots=True)
+class AxisOrder:
+    """What is known of one series' x values on one axis, kept between requests so that each
+    look only reads the points appended since the last."""
+
+    series: object              # the Series these facts are about (a rebuilt one starts over)
+    checked: int = 0            # points looked at so far
+    ascending: bool = True      # x never goes back: a zoom is two bisections
+    has_nan: bool = False       # some x is NaN (a sorted cut would be wrong)
+    kept: object = None         # on a purged axis: indices of the points a restart left...
+    kept_of: int = -1           # ...computed when the series had this many points
 
 
 @dataclass
@@ -50,7 +71,7 @@ class RunStore:
         self._reported: dict[str, int] = {}  # run id -> version last put into a Changes
         self._scan_state = {"phase": "pending", "total": 0, "done": 0}
         self.on_progress = None  # called with scan_state as the first scan advances
-        self._orders = {}  # (run id, metric, axis) -> [series, points checked, sorted, NaN seen, kept]
+        self._orders: dict[tuple, AxisOrder] = {}  # (run id, metric, axis) -> what its x does
         self.scans = 0
 
     @property
@@ -273,47 +294,47 @@ class RunStore:
                 if s is None:
                     continue
                 xs = s.axis(x)
-                idx, purged = self._select(run.id, name, s, x, start, end)
-                X, Y, lo, hi = downsample(xs, s.y, idx, points)
+                chosen = self._select(run.id, name, s, x, start, end)
+                X, Y, lo, hi = downsample(xs, s.y, chosen.indices, points)
                 out[name] = {"x": [_int_if_whole(v) for v in each(X, 4096)], "y": Y, "ymin": lo, "ymax": hi,
-                             "count": len(idx)}
-                if purged is not None:
-                    out[name]["purged"] = purged
+                             "count": len(chosen.indices)}
+                if chosen.purged is not None:
+                    out[name]["purged"] = chosen.purged
         return {"run": run.id, "x": x, "series": out}
 
     def _select(self, rid, name, s, axis, start, end):
-        """(indices of the points to show, points purged if any). A sorted axis is cut with
-        two bisections (a zoom into 1,000,000 points costs microseconds); a step or epoch
-        axis that goes back is purged of what the restart replaced."""
+        """The Selection of points to show. A sorted axis is cut with two bisections (a zoom
+        into 1,000,000 points costs microseconds); a step or epoch axis that goes back is
+        purged of what the restart replaced."""
         xs = s.axis(axis)
-        entry = self._order(rid, name, s, axis)
-        if not entry[2]:
+        order = self._order(rid, name, s, axis)
+        if not order.ascending:
             if axis not in PURGED_AXES:
-                return select(xs, s.y, start, end), None
-            if entry[4] is None or entry[4][1] != len(s):
-                entry[4] = (restart_kept(xs), len(s))
-            kept = entry[4][0]
-            return select_kept(xs, kept, start, end), (len(xs) - len(kept)) or None
-        if entry[3] or (start is None and end is None):
-            return select(xs, s.y, start, end), None
-        return select_sorted(xs, start, end), None
+                return Selection(select(xs, s.y, start, end), None)
+            if order.kept is None or order.kept_of != len(s):
+                order.kept, order.kept_of = restart_kept(xs), len(s)
+            kept = order.kept
+            return Selection(select_kept(xs, kept, start, end), (len(xs) - len(kept)) or None)
+        if order.has_nan or (start is None and end is None):
+            return Selection(select(xs, s.y, start, end), None)
+        return Selection(select_sorted(xs, start, end), None)
 
     def _order(self, rid, name, s, axis):
         """The cached facts about a series' x on ``axis``: does it go back, does it hold a NaN.
         Only the points appended since the last call are looked at."""
         key = (rid, name, axis)
-        entry = self._orders.get(key)
+        order = self._orders.get(key)
         n = len(s)
-        if entry is None or entry[0] is not s or entry[1] > n:
-            entry = self._orders[key] = [s, 0, True, False, None]
-        if entry[1] < n:
+        if order is None or order.series is not s or order.checked > n:
+            order = self._orders[key] = AxisOrder(s)
+        if order.checked < n:
             xs = s.axis(axis)
-            begin = max(entry[1] - 1, 0)
-            if entry[2]:
-                entry[2] = non_decreasing(xs, begin)
-            entry[3] = entry[3] or has_nan(xs, begin)
-            entry[1] = n
-        return entry
+            begin = max(order.checked - 1, 0)
+            if order.ascending:
+                order.ascending = non_decreasing(xs, begin)
+            order.has_nan = order.has_nan or has_nan(xs, begin)
+            order.checked = n
+        return order
 
     def metrics_columns(self, run_id):
         """Every point at full resolution: [(metric, step, epoch, time, value arrays)].
@@ -377,13 +398,6 @@ class RunStore:
         return [prefix + r for r in run.reports()]
 
     # -- files -----------------------------------------------------------------------------
-
-    def file_path(self, relpath):
-        """Absolute path of a regular file under the root; NotFound for anything else."""
-        path = self.resolve(relpath)
-        if not os.path.isfile(path):
-            raise NotFound("no such file")
-        return path
 
     def resolve(self, relpath):
         """Absolute real path of a regular file or a folder under the root; NotFound otherwise.

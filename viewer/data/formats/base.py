@@ -144,6 +144,31 @@ class SourceError(Exception):
     """A file exists but cannot be understood; the message is shown on the run's row."""
 
 
+class RunHooks:
+    """What a format knows about a whole run beyond its sources, asked by ``Run``.
+
+    A format that has such rules subclasses this and hands an instance to its ``Part``
+    (``hooks=``); the defaults add nothing, so a format without rules writes nothing. Every
+    part's hooks are asked, most specific first. The metadata they see is the merged dict of
+    the parts' ``meta`` (keys such as ``status``, ``updated_at``, ``heartbeat_at``, ``hparams``).
+    """
+
+    #: file names in the run folder that no source reads but whose change changes the run
+    #: (a status file, a heartbeat, a media index): they join the run's refresh stamp
+    watched = ()
+
+    def logs(self, run_dir, root):
+        """Log files of the run found outside its folder (under ``root`` only)."""
+        return []
+
+    def status(self, meta, now, stale_after):
+        """The run's status when this format declares one, else None (logs and times decide)."""
+        return None
+
+
+NO_HOOKS = RunHooks()
+
+
 @dataclass
 class Part:
     """What one format reader knows about one run directory.
@@ -161,6 +186,7 @@ class Part:
     media: object = None                            # media source (has .refresh() -> list)
     skip_dirs: tuple = ()                           # subdirectories discovery must not enter
     claims: tuple = ()                              # file names that are not logs (e.g. a Keras .log)
+    hooks: RunHooks = NO_HOOKS                      # the format's rules for the whole run
 
 
 def stat_or_none(path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from .base import Part, SourceError, open_regular, safe_text
+from .base import Part, RunHooks, SourceError, open_regular, safe_text
 from .csvmetrics import CsvSource
 
 VERSION_DIR = re.compile(r"^version_\d+$")
@@ -72,6 +72,13 @@ def read_hparams_yaml(path):
             for k, v in flat.items()}
 
 
+class LightningHooks(RunHooks):
+    watched = ("hparams.yaml",)  # read by ``meta``, not by a source: its edits must refresh the run
+
+
+HOOKS = LightningHooks()
+
+
 def detect(dirpath, files, subdirs):
     if "metrics.csv" not in files:
         return None
@@ -80,4 +87,5 @@ def detect(dirpath, files, subdirs):
     hp = os.path.join(dirpath, "hparams.yaml")
     return Part("lightning", 50, metrics=[CsvSource(os.path.join(dirpath, "metrics.csv"))],
                 meta=lambda run_dir: {"hparams": read_hparams_yaml(hp)},
-                skip_dirs=("checkpoints",))  # ModelCheckpoint's default folder: weights only
+                skip_dirs=("checkpoints",),  # ModelCheckpoint's default folder: weights only
+                hooks=HOOKS)

@@ -11,7 +11,7 @@ import glob
 import json
 import os
 
-from .base import Part, SourceError, clean_json, open_regular, stat_or_none
+from .base import Part, RunHooks, SourceError, clean_json, open_regular, stat_or_none
 from .csvmetrics import CsvSource
 from .lightning import flatten
 from .logs import is_log_name
@@ -123,10 +123,36 @@ def output_dir_logs(run_dir, root):
     return [p for p in found if os.path.realpath(p).startswith(os.path.realpath(root) + os.sep)]
 
 
+class SptHooks(RunHooks):
+    """The run-wide rules of an spt folder: the sidecar says the status, the heartbeat says
+    whether a running run is alive, and logs may lie in ``output_dir`` and beside it."""
+
+    # hparams.yaml: stable-pretraining writes it too; no reader needs it, but it dates the run
+    watched = (SIDECAR, "heartbeat", "media.jsonl", "hparams.yaml")
+
+    def logs(self, run_dir, root):
+        return output_dir_logs(run_dir, root)
+
+    def status(self, meta, now, stale_after):
+        """The sidecar's status; a ``running`` run whose heartbeat is older than
+        ``stale_after`` seconds is ``stale`` (the job died without a word)."""
+        declared = meta.get("status")
+        if not declared:
+            return None
+        if declared == "running":
+            beat = meta.get("heartbeat_at") or meta.get("updated_at")
+            if beat is not None and now - beat > stale_after:
+                return "stale"
+        return declared
+
+
+HOOKS = SptHooks()
+
+
 def detect(dirpath, files, subdirs):
     if SIDECAR not in files:
         return None
     metrics = [CsvSource(os.path.join(dirpath, "metrics.csv"))] if "metrics.csv" in files else []
     media = MediaJsonl(dirpath) if "media.jsonl" in files else None
     return Part("spt", 100, metrics=metrics, meta=sidecar_meta, media=media,
-                skip_dirs=("media", "checkpoints"))
+                skip_dirs=("media", "checkpoints"), hooks=HOOKS)
