@@ -1,5 +1,5 @@
-/* Keyboard shortcuts for the common moves (GitHub/Gmail style), and the help dialog (the theme button is theme.js).
-   Keys are ignored while typing in a field or with Ctrl/Alt/Meta held; "?" lists them. */
+/* Keyboard shortcuts for the common moves (GitHub/Gmail style) and their help dialog ("?").
+   Keys are ignored while typing in a field or with Ctrl/Alt/Meta held. */
 import { cycle as cycleTheme } from "./theme.js";
 
 const HELP = [
