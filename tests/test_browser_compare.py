@@ -123,7 +123,7 @@ def test_clicking_a_row_sorts_the_runs(page, sweep_server):
 
 def scatter_state(page):
     return page.evaluate("""() => {
-      const [item] = [...window.tailboardCompare.plots.values()];
+      const [item] = [...window.tailboard.comparePlots.values()];
       const u = item.plot;
       return {points: item.points.map(p => ({id: p.id, color: p.color,
                  left: u.valToPos(p.x, 'x'), top: u.valToPos(p.y, 'y')})),
@@ -237,7 +237,7 @@ def test_table_and_scatter_follow_a_run_that_writes(page, sweep_server):
     with open(root / IDS[0] / "metrics.csv", "a") as f:
         f.write("2,0.6,0.1\n")
     page.wait_for_function("""() => {
-      const [item] = [...window.tailboardCompare.plots.values()];
+      const [item] = [...window.tailboard.comparePlots.values()];
       return item && item.points[0].y === 0.1;
     }""", timeout=15000)
     assert scatter_state(page)["points"][0]["top"] != before

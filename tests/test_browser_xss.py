@@ -414,7 +414,7 @@ def test_compare_shows_payloads_as_text(any_policy_page, hostile):
     page.goto(f"{url}/compare?{both}&tab=scatter&sx=h:lr&sy=" + quote("m:" + METRIC, safe=""))
     page.wait_for_selector("[data-compare-scatter][data-drawn]")
     x, y = page.evaluate("""() => {
-      const item = [...window.tailboardCompare.plots.values()][0], u = item.plot, p = item.points[0];
+      const item = [...window.tailboard.comparePlots.values()][0], u = item.plot, p = item.points[0];
       const r = u.over.getBoundingClientRect();
       return [r.left + u.valToPos(p.x, 'x'), r.top + u.valToPos(p.y, 'y')];
     }""")

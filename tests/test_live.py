@@ -226,7 +226,7 @@ def test_sigterm_closes_every_stream_within_two_seconds(samples, kind):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        proc.stdout.close()
+        proc.log.close()
 
 
 def test_run_header_pushes_the_new_last_values(server, samples):

@@ -112,7 +112,7 @@ def _span(state):
     """The opening tag for the current SGR state, or ''. No ``style=`` attribute (the page CSP
     has no ``'unsafe-inline'``): the 16 basic colours and the flags are classes of
     ``tailboard.css``; 256-palette and 24-bit colours are ``data-fg``/``data-bg`` (``#rrggbb``,
-    made here from numbers), which ``tailboard.js`` applies as CSSOM properties."""
+    made here from numbers), which ``static/logs.js`` applies as CSSOM properties."""
     classes, data = [], []
     for key in ("fg", "bg"):
         colour = state.get(key)

@@ -28,7 +28,7 @@ MAX_SMOOTH = 0.99
 MAX_FILTER = 200   # characters of the metric filter kept
 MAX_LIST = 200     # repeated better=/fold= values kept
 
-# metrics where lower is better, guessed from the name; the same pattern runs in charts.js
+# metrics where lower is better, guessed from the name; the same pattern runs in static/charts/data.js
 LOWER_IS_BETTER = (r"(?:^|[^a-z0-9])(?:[a-z0-9]*loss|[a-z0-9]*error|err|ppl|perplexity|mse|mae|rmse|"
                    r"nll|wer|cer|bpb|bpc|time|latency)\d*(?:$|[^a-z0-9])")
 _LOWER = re.compile(LOWER_IS_BETTER)

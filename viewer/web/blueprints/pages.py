@@ -1,8 +1,10 @@
 """HTML pages, and the htmx fragments they are made of (a fragment when ``HX-Request`` is set)."""
 from __future__ import annotations
 
+import math
 import re
 import time
+from decimal import ROUND_HALF_UP, Context, Decimal
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, make_response, render_template, request
@@ -109,20 +111,28 @@ def log():
 
 @bp.app_template_filter("tb_num")
 def tb_num(v):
-    """A metric value, short: 4 significant digits, scientific when tiny or huge."""
+    """A metric value, short, by the rules of ``fmt`` in static/util.js (a value reads the same
+    in a server-drawn table and in a chart): "NaN", "∞", "−∞"; whole numbers below 1e9 as they
+    are; tiny or huge ones as ``1.235e+7``; else 4 significant digits. Ties round away from zero,
+    as JavaScript's toPrecision does."""
     if v is None:
         return ""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
     if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "∞" if v > 0 else "-∞"
+        return "NaN"
+    if v in (math.inf, -math.inf):
+        return "∞" if v > 0 else "−∞"
     if v == int(v) and abs(v) < 1e9:
         return str(int(v))
+    d = _FOUR_DIGITS.plus(Decimal(v))
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
-        return f"{v:.3e}"
-    return f"{v:.4g}"
+        return format(d, ".3e")
+    f = float(d)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+_FOUR_DIGITS = Context(prec=4, rounding=ROUND_HALF_UP)
 
 
 @bp.app_template_filter("tb_time")
