@@ -16,9 +16,14 @@ repository folder this is all it takes:
 - Binds 127.0.0.1 (port ``TAILBOARD_PORT``, 8000) unless ``TAILBOARD_BIND`` or ``-b`` says
   otherwise. Listening beyond loopback without ``VIEWER_TOKEN`` generates one, printed as
   ``Tailboard: open http://<host>:<port>/?token=<token>`` (``when_ready``, below).
+- The access log (off unless ``--access-logfile``) never shows a token or a report capability:
+  ``RedactingLogger`` passes every field through ``viewer.web.access.redact``.
 """
 import os
+import secrets
 import sys
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("TAILBOARD_BIND") or "127.0.0.1:" + os.environ.get("TAILBOARD_PORT", "8000")
 worker_class = "gevent"
@@ -43,6 +48,8 @@ def when_ready(server):
     from app import token_for_bind  # stdlib only at import: safe before gevent patches
 
     addresses = [_address(lnr.sock.getsockname()) for lnr in server.LISTENERS]
+    # one secret for every worker: a report's capability minted by one is good on the others
+    os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
     token_for_bind(addresses, scheme="https" if server.cfg.is_ssl else "http")
 
 
@@ -67,3 +74,17 @@ def post_worker_init(worker):
     for sig, handler in ((signal.SIGTERM, worker.handle_exit), (signal.SIGINT, worker.handle_quit),
                          (signal.SIGQUIT, worker.handle_quit)):
         signal.signal(sig, stop_then(handler))
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with tokens and report capabilities cut out of every access-log field
+    (request line, path, query, Referer, any header or environ atom a custom format names)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        from viewer.web.access import redact  # in the worker, after gevent patched the stdlib
+
+        return {k: redact(v) if isinstance(v, str) else v
+                for k, v in super().atoms(resp, req, environ, request_time).items()}
+
+
+logger_class = RedactingLogger

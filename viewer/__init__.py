@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import weakref
 
 from flask import Blueprint, g
@@ -46,6 +47,11 @@ class Viewer:
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
         self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"])
+        # signs report capabilities when there is no token; exported so that the processes
+        # started after this one (flask's reloader child, forked workers) agree on it
+        self.secret = os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
+        self.failures = access.FailureBudget()  # wrong tokens per client address
+        access.install_log_redaction("werkzeug")  # flask run's request log: no token, no capability
         self.bus = Bus()
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
