@@ -12,6 +12,7 @@ import mimetypes
 import os
 import posixpath
 import re
+import threading
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -98,7 +99,16 @@ def livereload_js():
     return send_file(LIVERELOAD_JS, mimetype="text/javascript", conditional=True, max_age=3600)
 
 
-_REF = re.compile(rb"""(?:src|href|data|poster)\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""", re.I)
+_VALUE = re.compile(rb"""=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")     # a quoted attribute value...
+_NAME = re.compile(rb"(?:src|href|data|poster)\s*\Z", re.I)    # ...of one of these attributes
+
+
+def _references(text):
+    """The ``src``/``href``/``data``/``poster`` values of ``text``, found from each ``=``: one
+    case-insensitive pattern tried at every byte cost 0.2 s a MiB, holding the worker."""
+    for m in _VALUE.finditer(text):
+        if _NAME.search(text, max(0, m.start() - 32), m.start()):
+            yield m
 
 
 def page_references(path, url_path, chunk=1 << 20):
@@ -118,7 +128,7 @@ def page_references(path, url_path, chunk=1 << 20):
             if not block:
                 break
             text = tail + block
-            for m in _REF.finditer(text):
+            for m in _references(text):
                 raw = (m.group(1) or m.group(2) or b"").decode("utf-8", "replace").strip()
                 target = _local_target(raw, base, files_prefix, root)
                 if target:
@@ -143,10 +153,12 @@ def _local_target(ref, base, files_prefix, root):
 
 
 _refs_cache = {}  # (path, url path, size, mtime_ns) -> frozenset of references; insertion order = age
+_refs_reading = {}  # the same keys -> an Event set when the one reader of that version is done
 
 
 def cached_references(path, url_path):
-    """``page_references``, read once per version of the page (path, size, mtime).
+    """``page_references``, read once per version of the page (path, size, mtime), however
+    many clients ask at once (the first reads, the others wait for it).
 
     A client repeating ``info`` for a 30 MB report must not have it re-read each time.
     """
@@ -157,16 +169,25 @@ def cached_references(path, url_path):
     if st.st_size > INJECT_MAX:
         return frozenset()  # served without the client: nothing to watch it for
     key = (path, url_path, st.st_size, st.st_mtime_ns)
-    refs = _refs_cache.get(key)
-    if refs is None:
+    while key not in _refs_cache:
+        reading = _refs_reading.get(key)
+        if reading is not None:
+            reading.wait(30)
+            if key not in _refs_cache and _refs_reading.get(key) is reading:
+                return frozenset()  # the reader is stuck: watch the page alone
+            continue
+        reading = _refs_reading[key] = threading.Event()
         try:
             refs = frozenset(page_references(path, url_path))
         except OSError:
-            return frozenset()
+            refs = frozenset()
+        finally:
+            _refs_reading.pop(key, None)
+            reading.set()
         _refs_cache[key] = refs
         while len(_refs_cache) > REFS_CACHED:
             _refs_cache.pop(next(iter(_refs_cache)), None)
-    return refs
+    return _refs_cache.get(key, frozenset())
 
 
 class Page:
@@ -280,8 +301,8 @@ def livereload(ws):
                             # rewritten between our serving it and this socket: reload now
                             ws.send(_reload(page.url_path))
                         served = None
-                if page is None:
-                    continue
+                if page is None or msg is not None:
+                    continue  # read all the client sent before waiting on changes
                 ev = sub.get(timeout=1.0)
                 if ev is CLOSED:
                     break
