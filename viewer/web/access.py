@@ -445,11 +445,7 @@ def same_origin_post():
             return True
         parts = urlsplit(referer)
         origin = f"{parts.scheme}://{parts.netloc}"
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return False
-    mine = _host_port(parts.netloc, parts.scheme)
-    return mine is not None and mine == _host_port(request.host, parts.scheme)
+    return _our_origin(origin.strip())
 
 
 @bp.post("/logout")
@@ -497,6 +493,13 @@ def websocket_origin_ok(allow_null=False):
     listed = {o.strip().rstrip("/").lower() for o in cors.split(",") if o.strip() not in ("", "*")}
     if origin.rstrip("/").lower() in listed:
         return True
+    return _our_origin(origin)
+
+
+def _our_origin(origin):
+    """Whether ``origin`` is one of the viewer's own: a ``VIEWER_ALLOWED_HOSTS`` name (any port:
+    the operator vouches for the name), or the request's own host and port, when that host
+    passes the host check."""
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False
