@@ -19,6 +19,7 @@ repository folder this is all it takes:
 - The access log (off unless ``--access-logfile``) never shows a token or a report capability:
   ``RedactingLogger`` passes every field through ``viewer.web.access.redact``.
 """
+import logging
 import os
 import secrets
 import sys
@@ -76,9 +77,23 @@ def post_worker_init(worker):
         signal.signal(sig, stop_then(handler))
 
 
+class _RedactOnceLoaded(logging.Filter):
+    """``viewer.web.access.RedactFilter`` once a worker has loaded the app (the master, which
+    must not import it before gevent patches, logs no request)."""
+
+    def filter(self, record):
+        access = sys.modules.get("viewer.web.access")
+        return access.RedactFilter().filter(record) if access is not None else True
+
+
 class RedactingLogger(Logger):
     """gunicorn's logger, with tokens and report capabilities cut out of every access-log field
-    (request line, path, query, Referer, any header or environ atom a custom format names)."""
+    (request line, path, query, Referer, any header or environ atom a custom format names) and
+    of the error log ("Error handling request /?token=...")."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.error_log.addFilter(_RedactOnceLoaded())
 
     def atoms(self, resp, req, environ, request_time):
         from viewer.web.access import redact  # in the worker, after gevent patched the stdlib

@@ -52,6 +52,7 @@ class Viewer:
         self.secret = os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
         self.failures = access.FailureBudget()  # wrong tokens per client address
         access.install_log_redaction("werkzeug")  # flask run's request log: no token, no capability
+        access.install_log_redaction(app.logger.name)  # "Exception on /files/~<capability>/..."
         self.bus = Bus()
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
