@@ -60,7 +60,7 @@ def raw_request(base, method, target, headers=None, host=None, body=b""):
             if not chunk:
                 break
             data += chunk
-            head, sep, rest = data.partition(b"\r\n\r\n")
+            head, sep, _ = data.partition(b"\r\n\r\n")
             if sep and b"text/event-stream" in head.lower():
                 break  # a stream never ends: the head (and a first event) is enough
             if sep and head.split()[1:2] == [b"101"]:

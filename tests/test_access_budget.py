@@ -7,7 +7,6 @@ guesses sent in parallel. Against ``gunicorn -k gevent``, with parallel real cli
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
 import pytest
 import requests
