@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from access_clients import STREAM, copy_samples, handshake, make_reports, raw_request
-from conftest import SPT_ID
+from conftest import SPT_ID, needs_chromium
 from live_clients import start_server, stop_server
 
 TOKEN = "s3cret-token"
@@ -128,5 +128,55 @@ def test_with_a_token_and_allowed_hosts_both_hold(tmp_path_factory):
         assert raw_request(url, "GET", "/api/runs", host=f"tb.lan:{port}", headers=auth)[0] == 200
         assert raw_request(url, "GET", "/api/runs", host=f"other.lan:{port}", headers=auth)[0] == 403
         assert raw_request(url, "GET", "/api/runs", host=f"tb.lan:{port}")[0] == 401
+    finally:
+        stop_server(proc)
+
+
+# -- in a real browser whose DNS says attacker.example is 127.0.0.1 ---------------------------
+
+READ_EVERYTHING = """async () => {
+  const out = {};
+  for (const path of ['/api/runs', '/files/', '/healthz']) {
+    try { const r = await fetch(path); out[path] = r.status + ' ' + (await r.text()).slice(0, 4000); }
+    catch (e) { out[path] = 'error'; }
+  }
+  out.ws = await new Promise((done) => {
+    const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws/logs/' + RUN + '/train.out');
+    const t = setTimeout(() => done('timeout'), 8000);
+    ws.onmessage = (e) => { clearTimeout(t); ws.close(); done('message'); };
+    ws.onerror = () => { clearTimeout(t); done('refused'); };
+  });
+  return out;
+}"""
+
+
+@needs_chromium
+def test_browser_on_a_rebound_name_reads_nothing(tmp_path_factory):
+    """The attack as a browser makes it: the page's own origin is attacker.example, its name
+    now resolves to 127.0.0.1, and its script reads same-origin URLs (CORS allows them)."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+
+    root = copy_samples(tmp_path_factory, "browser")
+    proc, url = start_server("gunicorn", root)
+    port = port_of(url)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                *CHROMIUM_ARGS, "--host-resolver-rules=MAP attacker.example 127.0.0.1"])
+            try:
+                page = browser.new_page()
+                resp = page.goto(f"http://attacker.example:{port}/")
+                assert resp.status == 403 and "VIEWER_ALLOWED_HOSTS" in page.content()
+                got = page.evaluate(READ_EVERYTHING.replace("RUN", repr(SPT_ID)))
+                assert all(v.startswith("403 ") for k, v in got.items() if k != "ws"), got
+                assert got["ws"] == "refused" and SPT_ID not in str(got)
+                page.goto(f"http://localhost:{port}/")  # control: the same browser, our own name
+                got = page.evaluate(READ_EVERYTHING.replace("RUN", repr(SPT_ID)))
+                assert got["/api/runs"].startswith("200 ") and SPT_ID in got["/api/runs"]
+                assert got["ws"] == "message"
+            finally:
+                browser.close()
     finally:
         stop_server(proc)
