@@ -283,7 +283,8 @@ def test_log_socket_checks_the_origin(open_server, origin, expected):
 
 
 @pytest.mark.parametrize("origin,expected", [
-    (None, 101), ("SAME", 101), ("null", 101), ("http://evil.example", 403),
+    (None, 101), ("SAME", 101), ("http://evil.example", 403),
+    ("null", 403),  # any site can send null (a sandboxed iframe): only with a report's capability
 ])
 def test_livereload_socket_takes_reports_and_same_origin_only(open_server, origin, expected):
     url, _ = open_server

@@ -10,6 +10,7 @@ from __future__ import annotations
 # Flask and the layers are imported when a Viewer is built (in the worker, patched).
 import atexit
 import os
+import secrets
 import weakref
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +58,12 @@ class Viewer:
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
         self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"])
+        # signs report capabilities when there is no token; exported so that the processes
+        # started after this one (flask's reloader child, forked workers) agree on it
+        self.secret = os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
+        self.failures = access.FailureBudget()  # wrong tokens per client address
+        access.install_log_redaction("werkzeug")  # flask run's request log: no token, no capability
+        access.install_log_redaction(app.logger.name)  # "Exception on /files/~<capability>/..."
         self.bus = Bus()
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,

@@ -21,6 +21,10 @@ DEFAULTS = {
     "VIEWER_OPEN": False,           # no generated token on a non-loopback bind: an authenticating proxy is in front
     "VIEWER_LIVERELOAD": True,      # inject the LiveReload client into HTML under /files/
     "VIEWER_CORS": None,            # origins allowed to fetch /files/ ("*" or a comma list); off
+    # host names answered besides loopback (localhost, 127.0.0.1, [::1]), a comma list; ".example.org"
+    # takes subdomains, "*" any name. Unset: with no token only loopback names (DNS rebinding), with
+    # a token any. Set: held with or without a token. Websockets also take these names as Origin.
+    "VIEWER_ALLOWED_HOSTS": None,
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,

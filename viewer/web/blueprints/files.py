@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import posixpath
 import re
 import stat
 import time
@@ -66,8 +67,9 @@ def serve(relpath):
     via_capability = relpath.startswith("~")
     if via_capability:
         given, _, relpath = relpath.partition("/")
-        if not access.has_capability(token, given[1:]):
-            raise NotFound("no such file")
+        refused = access.capability_refusal(given[1:], relpath)  # its folder only, 12 hours
+        if refused:
+            raise ViewerError(*refused)
     path = store().resolve(relpath)
     if os.path.isdir(path):
         if relpath and not request.path.endswith("/"):  # relative links in the listing need it
@@ -81,13 +83,14 @@ def serve(relpath):
         mimetype += "; charset=utf-8"
     if token and not via_capability and mimetype in SANDBOXED:
         f.close()  # a report: move it where its own requests will be let through
-        target = url_for(".serve", relpath=f"~{access.files_capability(token)}/{relpath}")
+        folder = posixpath.dirname(relpath.strip("/"))  # the report's folder, and nothing else
+        target = url_for(".serve", relpath=f"~{access.mint_capability(folder)}/{relpath}")
         query = request.query_string.decode()
         return redirect(target + ("?" + query if query else ""), 302)
     _single_range_only()
     if mimetype == "text/html" and livereload.wanted() and st.st_size <= livereload.INJECT_MAX:
         with f:
-            resp = livereload.inject(f, st)
+            resp = livereload.inject(f, st, posixpath.dirname(relpath.strip("/")))
     else:
         resp = Response(Chunks(f), mimetype=mimetype, direct_passthrough=True)
         resp.content_length = st.st_size
