@@ -11,15 +11,16 @@ import weakref
 
 from flask import Blueprint, g
 
-from .web import access, security
 from . import settings
-from .live.bus import Bus
 from .data.store import RunStore
+from .live.bus import Bus
+from .live.publisher import Publisher
 from .live.watcher import Watcher
+from .web import access, glue, security
+from .web.fragments import Fragments
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(os.path.dirname(HERE), "templates")
-STATIC = os.path.join(os.path.dirname(HERE), "static")
 
 _running = weakref.WeakSet()
 
@@ -53,6 +54,7 @@ class Viewer:
         for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp):
             bp.register_blueprint(child)
         bp.register_blueprint(access.bp)  # /login, /logout
+        glue.install(bp)  # one ViewerError handler for every route, and the template filters
         token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix
         bp.before_request(lambda: access.check(token, prefix))
         bp.before_request(self._note_event_id)
@@ -61,7 +63,7 @@ class Viewer:
         app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
         app.extensions["tailboard"] = self
 
-        publisher = stream.Publisher(app, self)
+        publisher = Publisher(self.store, self.bus, Fragments(app, self.url_prefix))
         self.store.on_progress = publisher.progress
         self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
                                rescan=self.config["VIEWER_RESCAN"])
