@@ -2,22 +2,16 @@
 
     from viewer import Viewer
     Viewer(app, root="/data/runs", url_prefix="/runs")   # or Viewer().init_app(app)
+
+Importing the package itself loads only the standard library (Flask and the layers come with
+``init_app``): gunicorn's master may then use the pure helpers (``viewer.views.args``) before
+its gevent workers patch the standard library.
 """
 from __future__ import annotations
 
 import atexit
 import os
 import weakref
-
-from flask import Blueprint, g
-
-from . import settings
-from .data.store import RunStore
-from .live.bus import Bus
-from .live.publisher import Publisher
-from .live.watcher import Watcher
-from .web import access, glue, security
-from .web.fragments import Fragments
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(os.path.dirname(HERE), "templates")
@@ -38,7 +32,16 @@ class Viewer:
             self.init_app(app)
 
     def init_app(self, app):
+        from flask import Blueprint
+
+        from . import settings
+        from .data.store import RunStore
+        from .live.bus import Bus
+        from .live.publisher import Publisher
+        from .live.watcher import Watcher
+        from .web import access, glue, security
         from .web.blueprints import api, assets, compare, files, livereload, pages, sock, stream
+        from .web.fragments import Fragments
 
         self.config = settings.load(app, self.options)
         root = self.config["VIEWER_ROOT"]
@@ -81,6 +84,8 @@ class Viewer:
         """The newest event id before the request reads the store: the page's stream resumes
         from it (``data-event-id`` on ``<body>``), so a change made while the page was being
         drawn or its stream was opening still reaches it."""
+        from flask import g
+
         g.tailboard_event_id = self.bus.last_id()
 
     def stop(self):
