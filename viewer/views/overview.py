@@ -14,6 +14,10 @@ from .args import ids
 from .current import store
 from ..data.run import Run, status_counts
 
+ROWS_MAX = 1000    # rows one /-/partials/rows answer renders (a page holds at most 1000)
+PICKER_MAX = 300   # names listed per kind in the column picker
+ACTIVITY_MAX = 8   # cards in each overview strip
+
 
 def runs_context(q="", status=None, *, args=None, paginate=False, strict=False):
     """The runs table: one page of RUN dicts after the query in ``args`` (see
@@ -144,10 +148,6 @@ def rows_context(args):
             for rid in ids(args)[:ROWS_MAX] if s.has(rid)]
     return {"rows": rows, "cols": qy.cols or [], "sel": qy.sel}
 
-
-ROWS_MAX = 1000    # rows one /-/partials/rows answer renders (a page holds at most 1000)
-PICKER_MAX = 300   # names listed per kind in the column picker
-ACTIVITY_MAX = 8   # cards in each overview strip
 
 
 def activity_context():

@@ -23,12 +23,17 @@ def run_context(run_id):
     s = store()
     run = s.get(run_id)
     data = run.to_json()
-    data["logs"] = [{k: v for k, v in st.items() if k != "path"} for st in run.streams()]
+    data["logs"] = [stream_json(st) for st in run.streams()]
     data["reports"] = [{"path": p, "url": url_for("tailboard.files.serve", relpath=p)}
                        for p in s.reports(run_id)]
     data["path"] = safe_text(run.path)  # a folder name may hold bytes that are not UTF-8
     data["sidecar"] = run.meta.get("sidecar", {})
     return data
+
+
+def stream_json(st):
+    """A log stream as the API gives it: its file's path on the server left out."""
+    return {k: v for k, v in st.items() if k != "path"}
 
 
 def media_context(run_id):
@@ -116,5 +121,5 @@ def log_context(run_id, stream_id, nbytes=None):
         html, error = render_terminal(data.decode("utf-8", errors="replace")), None
     except ViewerError as e:
         html, start, size, error = "", 0, 0, e.message
-    return {"stream": {k: v for k, v in st.items() if k != "path"}, "html": html,
+    return {"stream": stream_json(st), "html": html,
             "start": start, "size": size, "error": error}

@@ -8,7 +8,7 @@ from ...data.errors import NotFound
 from ...data.store import MAX_POINTS
 from ...views.current import store, viewer
 from ...views.overview import runs_context
-from ...views.runpage import media_context, run_context
+from ...views.runpage import media_context, run_context, stream_json
 
 bp = glue.answer_json(Blueprint("api", __name__))
 
@@ -56,8 +56,7 @@ def run_path(path):
     if action == "metrics.csv":
         return metrics_csv(rid)
     if action == "logs":
-        streams = store().streams(rid)
-        return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
+        return jsonify(streams=[stream_json(st) for st in store().streams(rid)])
     if action == "media":
         return jsonify(media=media_context(rid))
     nbytes = glue.int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
