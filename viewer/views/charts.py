@@ -12,7 +12,6 @@ import re
 from flask import url_for
 
 from .args import flag, partition_known
-
 from .current import store, viewer
 
 # ~20 mid-tone colours: each keeps a 3:1 contrast on both the light and the dark background

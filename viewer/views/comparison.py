@@ -12,8 +12,7 @@ from collections import Counter
 
 from flask import url_for
 
-from .args import flag, partition_known
-from .args import ids as ids_from
+from .args import flag, ids as ids_from, partition_known
 from .charts import run_colors
 from .current import store
 from ..data.errors import BadRequest, NotFound
