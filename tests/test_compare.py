@@ -98,15 +98,15 @@ def test_table_rows_diff_mixed_types_and_missing_keys(sc):
     code, data = api(sc, *IDS)
     assert code == 200
     assert [r["id"] for r in data["runs"]] == IDS
-    depth = row(data, "h:model.depth")          # 2, 2, 2, 2.0: equal
+    depth = row(data, "hp:model.depth")          # 2, 2, 2, 2.0: equal
     assert not depth["differs"] and depth["odd"] == [False] * 4
-    batch = row(data, "h:data.batch")           # 32, 32, 32, "32": the string differs
+    batch = row(data, "hp:data.batch")           # 32, 32, 32, "32": the string differs
     assert batch["differs"] and batch["odd"] == [False, False, False, True]
-    warmup = row(data, "h:optim.warmup")        # set in one run only
+    warmup = row(data, "hp:optim.warmup")        # set in one run only
     assert warmup["present"] == [False, False, True, False] and warmup["odd"] == [False, False, True, False]
-    lr = row(data, "h:optim.lr")                # three values and one missing: all differ
+    lr = row(data, "hp:optim.lr")                # three values and one missing: all differ
     assert lr["odd"] == [True] * 4 and lr["values"][3] is None
-    name = row(data, "h:model.name")
+    name = row(data, "hp:model.name")
     assert name["odd"] == [False, False, True, False]
     assert data["differing"] == sum(r["differs"] for r in data["rows"])
 
@@ -114,34 +114,48 @@ def test_table_rows_diff_mixed_types_and_missing_keys(sc):
 def test_rows_are_hparams_then_metrics_grouped_by_prefix(sc):
     _, data = api(sc, *IDS)
     keys = [r["key"] for r in data["rows"]]
-    assert keys.index("h:seed") < keys.index("m:val/loss")
+    assert keys.index("hp:seed") < keys.index("m:val/loss")
     hp = [r for r in data["rows"] if r["section"] == "hparams"]
     groups = [r["group"] for r in hp]
     # each group is contiguous: optim.lr and optim.warmup sit together
     assert all(groups.index(g) + groups.count(g) - 1 == len(groups) - 1 - groups[::-1].index(g) for g in groups)
     assert row(data, "m:val/loss")["group"] == "val" and row(data, "m:val/loss")["label"] == "loss"
-    assert row(data, "h:seed")["group"] == ""
+    assert row(data, "hp:seed")["group"] == ""
 
 
 def test_only_differences_hides_equal_rows_on_the_page(sc):
     full = sc.get("/compare", query_string={"run": IDS, "tab": "table"}).get_data(as_text=True)
     only = sc.get("/compare", query_string={"run": IDS, "tab": "table", "diff": "1"}).get_data(as_text=True)
-    assert 'data-key="h:model.depth"' in full and 'data-key="h:model.depth"' not in only
-    assert 'data-key="h:data.batch"' in only
+    assert 'data-key="hp:model.depth"' in full and 'data-key="hp:model.depth"' not in only
+    assert 'data-key="hp:data.batch"' in only
     assert 'id="compare-diff" name="diff" value="1" checked' in only
 
 
 # -- sorting -----------------------------------------------------------------------------
 
 def test_sort_orders_columns_by_a_row_missing_last_either_way(sc):
-    _, asc = api(sc, *IDS, sort="h:optim.lr")
+    _, asc = api(sc, *IDS, sort="hp:optim.lr")
     assert [r["id"] for r in asc["runs"]] == IDS          # 1e-4, 1e-3, 1e-2, then the run without
-    _, desc = api(sc, *IDS, sort="-h:optim.lr")
+    _, desc = api(sc, *IDS, sort="-hp:optim.lr")
     assert [r["id"] for r in desc["runs"]] == [IDS[2], IDS[1], IDS[0], IDS[3]]
-    assert row(desc, "h:optim.lr")["values"] == [1e-2, 1e-3, 1e-4, None]   # rows follow the columns
+    assert row(desc, "hp:optim.lr")["values"] == [1e-2, 1e-3, 1e-4, None]   # rows follow the columns
     _, metric = api(sc, *IDS, sort="val/loss")            # a bare name works too
     assert metric["sort"] == "m:val/loss"
     assert [r["id"] for r in metric["runs"]] == [IDS[1], IDS[2], IDS[3], IDS[0]]
+
+
+def test_old_h_prefix_in_a_url_sorts_and_picks_columns_as_hp(sc):
+    """Compare URLs saved before the prefix became the runs table's ``hp:`` still work."""
+    old = {"sort": "-h:optim.lr", "sx": "h:seed", "sy": "m:val/acc"}
+    new = {"sort": "-hp:optim.lr", "sx": "hp:seed", "sy": "m:val/acc"}
+    _, was = api(sc, *IDS, **old)
+    _, now = api(sc, *IDS, **new)
+    assert [r["id"] for r in was["runs"]] == [r["id"] for r in now["runs"]] == [IDS[2], IDS[1], IDS[0], IDS[3]]
+    assert (was["sort"], was["desc"]) == (now["sort"], now["desc"]) == ("hp:optim.lr", True)
+    assert (was["scatter"]["x"], was["scatter"]["y"]) == ("hp:seed", "m:val/acc") == (now["scatter"]["x"], now["scatter"]["y"])
+    assert was["rows"] == now["rows"] and not was["messages"]
+    html = sc.get("/compare", query_string={"run": IDS, "tab": "table", **old}).get_data(as_text=True)
+    assert "sort=hp:optim.lr" in html and "h:optim.lr" not in html.replace("hp:optim.lr", "")  # links say hp:
 
 
 def test_sort_key_puts_numbers_before_text_before_the_rest():
@@ -151,9 +165,9 @@ def test_sort_key_puts_numbers_before_text_before_the_rest():
 
 
 def test_sort_header_links_cycle_ascending_descending(sc):
-    html = sc.get("/compare", query_string={"run": IDS, "tab": "table", "sort": "h:seed"}).get_data(as_text=True)
-    seed = html[html.index('data-key="h:seed"'):]
-    assert 'aria-sort="ascending"' in seed[:400] and "sort=-h:seed" in seed[:800]
+    html = sc.get("/compare", query_string={"run": IDS, "tab": "table", "sort": "hp:seed"}).get_data(as_text=True)
+    seed = html[html.index('data-key="hp:seed"'):]
+    assert 'aria-sort="ascending"' in seed[:400] and "sort=-hp:seed" in seed[:800]
 
 
 # -- scatter -----------------------------------------------------------------------------
@@ -161,20 +175,20 @@ def test_sort_header_links_cycle_ascending_descending(sc):
 def test_scatter_defaults_to_the_most_varied_hparam_and_first_metric(sc):
     _, data = api(sc, *IDS)
     s = data["scatter"]
-    assert (s["x"], s["y"]) == ("h:optim.lr", "m:val/loss")
+    assert (s["x"], s["y"]) == ("hp:optim.lr", "m:val/loss")
     assert [p["id"] for p in s["points"]] == IDS[:3]
     assert s["skipped"] == [{"id": IDS[3], "name": "nolr_s1", "color": data["runs"][3]["color"],
                              "reason": "no numeric optim.lr"}]
     keys = {c["key"] for c in s["columns"]}
-    assert "h:model.name" not in keys and "h:seed" in keys  # only numeric columns
+    assert "hp:model.name" not in keys and "hp:seed" in keys  # only numeric columns
 
 
 def test_scatter_axes_and_log_from_the_url(sc):
-    _, data = api(sc, *IDS, sx="h:seed", sy="m:val/acc", sly="1")
+    _, data = api(sc, *IDS, sx="hp:seed", sy="m:val/acc", sly="1")
     s = data["scatter"]
-    assert (s["x"], s["y"], s["log_y"], s["log_x"]) == ("h:seed", "m:val/acc", True, False)
+    assert (s["x"], s["y"], s["log_y"], s["log_x"]) == ("hp:seed", "m:val/acc", True, False)
     assert [p["id"] for p in s["points"]] == IDS[:3]     # the fourth run has no val/acc
-    _, logx = api(sc, *IDS, sx="h:seed", slx="1")
+    _, logx = api(sc, *IDS, sx="hp:seed", slx="1")
     assert {p["id"] for p in logx["scatter"]["skipped"]} == {IDS[0], IDS[1]}   # seed 0 on a log axis
     assert "log axis" in logx["scatter"]["skipped"][0]["reason"]
 
@@ -186,9 +200,9 @@ def test_api_rejects_bad_input_with_json_messages(sc):
     assert code == 400 and "no runs" in body["error"]
     code, body = api(sc, "nope/a", "nope/b")
     assert code == 404 and "nope/a" in body["error"]
-    code, body = api(sc, IDS[0], sort="h:nothing")
+    code, body = api(sc, IDS[0], sort="hp:nothing")
     assert code == 400 and "nothing" in body["error"]
-    code, body = api(sc, IDS[0], sx="h:model.name")      # not numeric
+    code, body = api(sc, IDS[0], sx="hp:model.name")      # not numeric
     assert code == 400 and "model.name" in body["error"]
 
 
@@ -209,7 +223,7 @@ def test_page_without_runs_explains_how_to_pick_them(sc):
 
 
 def test_page_with_bad_parameters_says_so_and_still_renders(sc):
-    r = sc.get("/compare", query_string={"run": IDS, "tab": "nope", "sort": "h:zz", "sx": "h:zz"}, headers=HX)
+    r = sc.get("/compare", query_string={"run": IDS, "tab": "nope", "sort": "hp:zz", "sx": "hp:zz"}, headers=HX)
     html = r.get_data(as_text=True)
     assert r.status_code == 200
     assert "unknown tab" in html and "unknown sort column" in html and "unknown x axis" in html
@@ -263,10 +277,10 @@ def test_page_streams_the_events_of_every_compared_run(sc):
 
 
 def test_links_keep_the_view_state(sc):
-    html = sc.get("/compare", query_string={"run": IDS[:2], "tab": "scatter", "sx": "h:seed", "sly": "1",
+    html = sc.get("/compare", query_string={"run": IDS[:2], "tab": "scatter", "sx": "hp:seed", "sly": "1",
                                             "x": "epoch"}).get_data(as_text=True)
     table_link = re.search(r'href="([^"]*tab=table[^"]*)"', html).group(1).replace("&amp;", "&")
-    assert "sx=h:seed" in table_link and "sly=1" in table_link and "x=epoch" in table_link
+    assert "sx=hp:seed" in table_link and "sly=1" in table_link and "x=epoch" in table_link
     remove = re.findall(r'class="compare-remove" href="([^"]+)"', html)[0].replace("&amp;", "&")
     assert f"run={IDS[0]}" not in remove and f"run={IDS[1]}" in remove and "tab=scatter" in remove
 

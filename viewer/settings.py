@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from .views.args import flag
+
 DEFAULTS = {
     "VIEWER_ROOT": None,            # the runs folder; unset = the bundled live demo
     "VIEWER_POLL": None,            # seconds: force polling at this interval (unset: inotify when it can serve)
@@ -37,7 +39,7 @@ def _cast(key, value):
     if value is None or kind is None:
         return value
     if kind == "bool":
-        return value if isinstance(value, bool) else str(value).lower() not in ("0", "false", "no", "off", "")
+        return flag(value, default=True)  # any word but off/false/no/0/blank is on
     try:
         return kind(value)
     except (TypeError, ValueError):

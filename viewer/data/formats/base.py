@@ -55,14 +55,6 @@ def clean_json(obj, finite=False):
     return obj
 
 
-def all_finite(xs):
-    """True when every x is finite (no NaN, no infinity); in C."""
-    try:
-        return math.isfinite(math.fsum(xs))
-    except (ValueError, OverflowError):  # -inf + inf, or finite values summing past the float range
-        return False
-
-
 def is_inside(path, folder):
     """True when ``path``, symlinks resolved, lies under ``folder`` (itself resolved)."""
     return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)

@@ -14,7 +14,8 @@ from array import array
 from itertools import repeat
 
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
-                   all_finite, safe_text, stat_or_none)
+                   safe_text, stat_or_none)
+from ..numbers import all_finite
 
 MISSING = frozenset(("", "NA", "N/A", "null", "None"))
 

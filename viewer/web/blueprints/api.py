@@ -1,24 +1,21 @@
 """The JSON API (see the HTTP contract in the README). Routes parse the request and ask the store."""
 from __future__ import annotations
 
-import math
 from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
-from ...views.context import media_context, run_context, runs_context, store, viewer
-from ...data.errors import BadRequest, NotFound, ViewerError
+from .. import glue
+from ...data.errors import NotFound
 from ...data.store import MAX_POINTS
+from ...views.current import store, viewer
+from ...views.overview import runs_context
+from ...views.runpage import media_context, run_context, stream_json
 from ..streaming import json_response
 
-bp = Blueprint("api", __name__)
+bp = glue.answer_json(Blueprint("api", __name__))
 
 SUFFIXES = ("metrics.csv", "metrics", "logs", "media")
-
-
-@bp.errorhandler(ViewerError)
-def viewer_error(e):
-    return jsonify(error=e.message), e.code
 
 
 def resolve(path):
@@ -38,32 +35,6 @@ def resolve(path):
     raise NotFound(f"unknown run: {path}")
 
 
-def _int_arg(name, default, lo=1, hi=None):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, not {raw!r}") from None
-    if v < lo or (hi is not None and v > hi):
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return v
-
-
-def _float_arg(name):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        v = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, not {raw!r}") from None
-    if math.isnan(v):
-        raise BadRequest(f"{name} must be a number")
-    return v
-
-
 @bp.get("/api/runs")
 def runs():
     """Every matching run (newest first), or one page of them with ``page``/``per``; the same
@@ -80,18 +51,17 @@ def run_path(path):
         data.pop("path")
         return jsonify(data)
     if action == "metrics":
-        names = [n for n in request.args.get("names", "").split(",") if n] or None
+        names = glue.list_arg("names", strip=False) or None
         return json_response(store().metrics(
-            rid, names=names, points=_int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
-            x=request.args.get("x", "step"), start=_float_arg("start"), end=_float_arg("end")))
+            rid, names=names, points=glue.int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
+            x=request.args.get("x", "step"), start=glue.float_arg("start"), end=glue.float_arg("end")))
     if action == "metrics.csv":
         return metrics_csv(rid)
     if action == "logs":
-        streams = store().streams(rid)
-        return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
+        return jsonify(streams=[stream_json(st) for st in store().streams(rid)])
     if action == "media":
         return json_response({"media": media_context(rid)})
-    nbytes = _int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
+    nbytes = glue.int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
     data, start, size = store().log_tail(rid, stream, nbytes)
     resp = Response(data, mimetype="text/plain")
     resp.headers["X-Log-Start"] = str(start)

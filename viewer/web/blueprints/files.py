@@ -19,13 +19,13 @@ import re
 import stat
 import time
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
-from .. import access, security
-from ...views.context import store, viewer
+from .. import access, glue, security
 from ...data.errors import NotFound, ViewerError
+from ...views.current import store, viewer
 from . import livereload
 
 bp = Blueprint("files", __name__)
@@ -51,11 +51,6 @@ for _ext, _type in ((".mjs", "text/javascript"), (".webp", "image/webp"), (".avi
                     (".jsonl", "application/jsonl"), (".log", "text/plain"), (".out", "text/plain"),
                     (".err", "text/plain"), (".yaml", "text/yaml"), (".md", "text/markdown")):
     mimetypes.add_type(_type, _ext)
-
-
-@bp.errorhandler(ViewerError)
-def viewer_error(e):
-    return _cors(jsonify(error=e.message)), e.code
 
 
 # -- files and folders ---------------------------------------------------------------------
@@ -186,9 +181,7 @@ def listing(path, rel):
            "order": order, "cut": len(entries) > LISTING_MAX}
     if request.args.get("format") == "json":
         return _cors(jsonify(path=rel, total=len(entries), entries=shown))
-    template = "tailboard/partials/_listing.html" if request.headers.get("HX-Request") else "tailboard/files.html"
-    resp = Response(render_template(template, **ctx))
-    resp.headers["Vary"] = "HX-Request"
+    resp = glue.render_page("tailboard/files.html", "tailboard/partials/_listing.html", **ctx)
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 
@@ -246,6 +239,9 @@ def _cors(resp):
     if viewer().config["VIEWER_CORS"]:
         resp.vary.add("Origin")
     return resp
+
+
+glue.answer_json(bp, finish=_cors)  # errors: JSON, with the CORS headers a fetch needs to read them
 
 
 @bp.route("/files/", defaults={"relpath": ""}, methods=["OPTIONS"])

@@ -18,14 +18,14 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Response, request, send_file, url_for
 
-from ... import STATIC
-from .. import access
+from .. import access, glue
 from ...live.bus import CLOSED
-from ...views.context import store, viewer
+from ...views.current import store, viewer
 from ...data.errors import ViewerError
+from .assets import STATIC
 from .sock import sock
 
-bp = Blueprint("livereload", __name__)
+bp = glue.answer_json(Blueprint("livereload", __name__))
 
 LIVERELOAD_JS = os.path.join(STATIC, "vendor", "livereload-js-4.0.2.min.js")
 INJECT_MAX = 32 << 20      # bigger HTML is streamed as is, without the live-reload client
@@ -62,7 +62,7 @@ def reports_and_same_origin_only():
 
 def wanted():
     return (viewer().config["VIEWER_LIVERELOAD"] and not request.headers.get("HX-Request")
-            and request.args.get("livereload") != "0")
+            and glue.flag_arg("livereload", True))
 
 
 def inject(f, st, folder):

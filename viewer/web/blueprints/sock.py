@@ -13,13 +13,13 @@ import threading
 from flask import Blueprint
 from flask_sock import Sock
 
-from .. import access
+from .. import access, glue
 from ...live.bus import CLOSED
-from ...views.context import store, viewer
+from ...views.current import store, viewer
 from ...data.errors import ViewerError
 from ...data.tailing import LogFollower
 
-bp = Blueprint("sock", __name__)
+bp = glue.answer_json(Blueprint("sock", __name__))
 sock = Sock()
 
 
