@@ -13,10 +13,8 @@ import time
 
 import requests
 
-from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port, needs_chromium
+from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port
 from live_clients import die_with_parent, stop_server, wait_for
-
-pytestmark = needs_chromium
 
 NEW_LOG_LINE = "resumed after the restart: step 4242"
 LOG_TEXT = "Array.from(document.querySelectorAll('pre.log'), (p) => p.textContent).join('')"

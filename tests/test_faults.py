@@ -16,6 +16,7 @@ import time
 import pytest
 import requests
 
+from builders import append
 from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port
 from live_clients import SSE, die_with_parent, start_server, stop_server, wait_for
 from viewer.live import watcher as watcher_mod
@@ -23,11 +24,6 @@ from viewer.data.store import RunStore
 from viewer.live.watcher import Watcher
 
 ROW = "5,0.05,83,1.5,,\r\n"  # one more row of the Lightning sample's metrics.csv
-
-
-def append(path, text):
-    with open(path, "a", newline="") as f:
-        f.write(text)
 
 
 def lightning_csv(root):
