@@ -182,6 +182,7 @@ def post_worker_init(worker):
 """
 
 
+@pytest.mark.slow
 def test_under_gunicorn_gevent_a_killed_loop_greenlet_is_restarted(samples, tmp_path):
     conf = tmp_path / "gunicorn_fault.py"
     conf.write_text(GUNICORN_FAULT.format(conf=os.path.join(REPO, "gunicorn.conf.py")))
@@ -299,6 +300,7 @@ def assert_polls_and_publishes(url, root, reason):
     assert "limit" in requests.get(url + "/", timeout=5).text  # the top bar's tooltip says why
 
 
+@pytest.mark.slow
 def test_exhausted_inotify_instances_choose_polling_that_publishes(samples, tmp_path):
     if userns_works():
         proc, url = start_in_userns(samples, tmp_path, instances=16, exhaust=True)

@@ -233,6 +233,7 @@ def test_run_header_pushes_the_new_last_values(server, samples):
     sse.close()
 
 
+@pytest.mark.slow
 def test_with_two_workers_every_client_gets_every_update(samples):
     proc, url = start_server("gunicorn", samples, WEB_CONCURRENCY="2")
     try:

@@ -32,6 +32,8 @@ from hypothesis import strategies as st
 from conftest import REPO, SPT_ID, copy_samples
 from live_clients import start_server, stop_server
 
+pytestmark = pytest.mark.slow  # ten thousand fuzzed requests: over two minutes in all
+
 CANARY = "TB-CANARY-" + uuid.uuid4().hex
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
