@@ -171,6 +171,7 @@ def test_embedded_viewer_never_generates_a_token(samples, monkeypatch):
 
 # -- real servers ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_gunicorn_with_the_repo_conf_listens_on_loopback_only(root):
     port = free_port()
     srv = Server(gunicorn(), root, TAILBOARD_PORT=str(port))
@@ -186,6 +187,7 @@ def test_gunicorn_with_the_repo_conf_listens_on_loopback_only(root):
         srv.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("empty_token", [False, True])
 def test_gunicorn_on_all_addresses_generates_one_token_for_every_worker(root, empty_token):
     port = free_port()

@@ -8,11 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import needs_chromium
+from builders import csv_text
 from live_clients import start_server, stop_server
-from test_compare import IDS, SWEEP, make_run
-
-pytestmark = needs_chromium
+from test_compare import IDS, SWEEP, sweep_run
 
 # how many canvas pixels have (about) a colour: a drawn point of that run's colour
 PIXELS_OF = """(canvas, hex) => {
@@ -30,7 +28,8 @@ PIXELS_OF = """(canvas, hex) => {
 def sweep_server(tmp_path):
     root = tmp_path / "runs"
     for rid, (hp, summary) in SWEEP.items():
-        make_run(root, rid, hp, summary, rows=[{"step": 1, **summary}])
+        names = sorted(summary)
+        sweep_run(root, rid, hp, summary, metrics=csv_text(["step", *names], [[1, *(summary[n] for n in names)]]))
     proc, url = start_server("flask", root, VIEWER_HEARTBEAT="2")
     yield url, root
     stop_server(proc)

@@ -6,12 +6,11 @@ learning-rate sweep with seeds, one run without a learning rate and one with a s
 """
 from __future__ import annotations
 
-import json
 import re
-import time
 
 import pytest
 
+from builders import sidecar, spt_run, write
 from conftest import viewer_app
 from viewer.views.comparison import odd_cells, sort_key, value_key
 
@@ -30,27 +29,18 @@ SWEEP = {   # id -> (hparams, summary)
 IDS = list(SWEEP)
 
 
-def make_run(root, rid, hparams, summary, status="completed", rows=()):
-    """An spt run folder: ``sidecar.json`` (its summary) and a ``metrics.csv`` of ``rows``."""
-    folder = root / rid
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    (folder / "sidecar.json").write_text(json.dumps({
-        "schema_version": 1, "run_id": rid.rsplit("/", 1)[-1], "status": status, "created_at": now - 60,
-        "updated_at": now, "tags": ["sweep"], "notes": "", "hparams": hparams, "summary": summary}))
-    if rows:
-        names = sorted({k for r in rows for k in r if k != "step"})
-        lines = ["step," + ",".join(names)] + [
-            ",".join([str(r["step"])] + [str(r.get(n, "")) for n in names]) for r in rows]
-        (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
-    return folder
+def sweep_run(root, rid, hparams, summary, metrics=None):
+    """A run of the sweep: an spt folder tagged "sweep" with ``summary`` in its sidecar and, when
+    given, ``metrics`` as its ``metrics.csv`` text."""
+    side = sidecar(rid.rsplit("/", 1)[-1], tags=["sweep"], notes="", hparams=hparams, summary=summary)
+    return spt_run(root / rid, side, metrics=metrics)
 
 
 @pytest.fixture
 def sweep_root(tmp_path):
     root = tmp_path / "runs"
     for rid, (hp, summary) in SWEEP.items():
-        make_run(root, rid, hp, summary)
+        sweep_run(root, rid, hp, summary)
     return root
 
 
@@ -232,7 +222,7 @@ def test_page_with_bad_parameters_says_so_and_still_renders(sc):
 def test_more_than_fifty_runs_uses_the_first_fifty(sweep_root, sc):
     many = [f"many/r{i:02d}" for i in range(55)]
     for i, rid in enumerate(many):
-        make_run(sweep_root, rid, {"seed": i}, {"loss": 1.0 / (i + 1)})
+        sweep_run(sweep_root, rid, {"seed": i}, {"loss": 1.0 / (i + 1)})
     sc.application.extensions["tailboard"].watcher.poll_once()
     code, data = api(sc, *many)
     assert code == 200 and len(data["runs"]) == 50 and data["dropped"] == 5
@@ -288,7 +278,7 @@ def test_links_keep_the_view_state(sc):
 def test_table_updates_after_a_run_writes(sweep_root, sc):
     """The live refresh re-fetches this fragment: it must carry the new summary value."""
     folder = sweep_root / IDS[0]
-    (folder / "metrics.csv").write_text("step,val/loss\n1,0.4242\n")
+    write(folder / "metrics.csv", "step,val/loss\n1,0.4242\n")
     sc.application.extensions["tailboard"].watcher.poll_once()
     html = sc.get("/compare", query_string={"run": IDS[:2], "tab": "table"}, headers=HX).get_data(as_text=True)
     assert "0.4242" in html

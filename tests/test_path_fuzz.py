@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import sys
 import sysconfig
 import uuid
@@ -30,8 +29,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, SPT_ID, samples_dir
+from conftest import REPO, SPT_ID, copy_samples
 from live_clients import start_server, stop_server
+
+pytestmark = pytest.mark.slow  # ten thousand fuzzed requests: over two minutes in all
 
 CANARY = "TB-CANARY-" + uuid.uuid4().hex
 TOKEN = "fuzz-token"
@@ -47,12 +48,10 @@ class Tree:
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    if samples_dir() is None:
-        pytest.skip("../shared/samples not present")
     t = Tree()
     t.base = str(tmp_path_factory.mktemp("path_fuzz"))
     t.root = os.path.join(t.base, "root")
-    shutil.copytree(samples_dir(), t.root)
+    copy_samples(t.root)
     t.canary = os.path.join(t.base, "canary.txt")
     with open(t.canary, "w") as f:
         f.write(CANARY + "\n")
