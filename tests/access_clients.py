@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import SPT_ID, samples_dir
+from conftest import SPT_ID, copy_samples as copy_sample_tree
 
 STREAM = f"/ws/logs/{SPT_ID}/train.out"
 P7 = "http://livereload.com/protocols/official-7"
@@ -21,11 +20,7 @@ REPORT = """<!doctype html>
 
 
 def copy_samples(tmp_path_factory, name):
-    if samples_dir() is None:
-        pytest.skip("../shared/samples not present")
-    root = tmp_path_factory.mktemp(name) / "samples"
-    shutil.copytree(samples_dir(), root)
-    return root
+    return copy_sample_tree(tmp_path_factory.mktemp(name) / "samples")
 
 
 def make_reports(root):

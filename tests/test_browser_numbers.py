@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import needs_chromium
 from live_clients import start_server, stop_server
 from test_browser_xss import violations, watch
 from test_compare import make_run
 from viewer.web.blueprints.pages import tb_num
 
-pytestmark = needs_chromium
 
 # logged at every step, so any point the cursor lands on shows it, and kept as the run's summary
 FINITE = {"fmt/huge": 12345678.9, "fmt/tiny": 0.000012345, "fmt/whole": 2000000, "fmt/mid": 123456.7,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from access_clients import STREAM, copy_samples, handshake, make_reports, raw_request
-from conftest import SPT_ID, needs_chromium
+from conftest import SPT_ID
 from live_clients import start_server, stop_server
 
 TOKEN = "s3cret-token"
@@ -150,7 +150,6 @@ READ_EVERYTHING = """async () => {
 }"""
 
 
-@needs_chromium
 def test_browser_on_a_rebound_name_reads_nothing(tmp_path_factory):
     """The attack as a browser makes it: the page's own origin is attacker.example, its name
     now resolves to 127.0.0.1, and its script reads same-origin URLs (CORS allows them)."""
