@@ -7,7 +7,6 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-import pytest
 
 from conftest import SPT_ID, copy_samples as copy_sample_tree
 
