@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from ...views.context import media_context, run_context, runs_context, store, viewer
 from ...data.errors import BadRequest, NotFound, ViewerError
 from ...data.store import MAX_POINTS
+from ...data.tailing import clamp_window
 
 bp = Blueprint("api", __name__)
 
@@ -90,9 +91,10 @@ def run_path(path):
         return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
     if action == "media":
         return jsonify(media=media_context(rid))
-    nbytes = _int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
-    data, start, size = store().log_tail(rid, stream, nbytes)
-    resp = Response(data, mimetype="text/plain")
+    # the window is clamped to MAX_LOG_WINDOW and sent in chunks that yield to other greenlets
+    nbytes = clamp_window(_int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30))
+    start, size, chunks = store().log_window(rid, stream, nbytes)
+    resp = Response(chunks, mimetype="text/plain", direct_passthrough=True)
     resp.headers["X-Log-Start"] = str(start)
     resp.headers["X-Log-Size"] = str(size)
     return resp

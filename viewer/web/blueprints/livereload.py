@@ -20,6 +20,7 @@ from ... import STATIC
 from .. import access
 from ...live.bus import CLOSED
 from ...views.context import store, viewer
+from ...data import paths
 from ...data.errors import ViewerError
 from .sock import sock
 
@@ -95,7 +96,9 @@ def page_references(path, url_path, chunk=1 << 20):
     files_prefix = viewer().url_prefix + "/files/"
     base = posixpath.dirname(url_path) + "/"
     refs = set()
-    with open(path, "rb") as f:
+    # beneath the root, non-blocking, regular files only: a FIFO swapped in for the report must
+    # not freeze the worker, nor a symlink swapped in lead out of the root
+    with paths.open_regular(path, within=root) as f:
         tail = b""
         while True:
             block = f.read(chunk)
@@ -123,7 +126,7 @@ def _local_target(ref, base, files_prefix, root):
     if not url_path.startswith(files_prefix):
         return None
     target = os.path.normpath(os.path.join(root, _without_capability(url_path[len(files_prefix):])))
-    return target if target.startswith(root + os.sep) else None
+    return target if paths.strictly_inside(root, target) else None
 
 
 class Page:

@@ -5,14 +5,14 @@ import re
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, g, make_response, render_template, request
+from flask import Blueprint, Response, abort, g, make_response, render_template, request, stream_template
 
 from ...views import runquery, runtable
 from ...views.charts import chart_context
 from ...views.context import (activity_context, columns_context, media_panel_context, parse_compare, rows_context,
                        run_context, runs_context, store, viewer)
 from ...data.errors import ViewerError
-from ...data.tailing import render_terminal
+from ...data.tailing import MAX_LOG_WINDOW, clamp_window, render_chunks
 
 bp = Blueprint("pages", __name__)
 
@@ -69,16 +69,22 @@ def run(run_id):
     return page("tailboard/run.html", "tailboard/partials/_run_body.html", **ctx)
 
 
-def log_fragment_context(run_id, stream_id, nbytes=None):
-    nbytes = nbytes or viewer().config["VIEWER_PAGE_LOG_BYTES"]
+def log_fragment_context(run_id, stream_id, nbytes=None, lazy=False):
+    """A log stream's tail as HTML pieces (``html``: a list, or with ``lazy`` an iterator that
+    reads and renders the window piece by piece, yielding to other greenlets: for a streamed
+    response). The window is at most ``MAX_LOG_WINDOW`` bytes, whatever ``nbytes`` asks."""
+    nbytes = clamp_window(nbytes or viewer().config["VIEWER_PAGE_LOG_BYTES"])
     st = store().stream(run_id, stream_id)
     try:
-        data, start, size = store().log_tail(run_id, stream_id, nbytes)
-        html, error = render_terminal(data.decode("utf-8", errors="replace")), None
+        start, size, chunks = store().log_window(run_id, stream_id, nbytes)
+        html, error = render_chunks(chunks), None
+        if not lazy:
+            html = list(html)
     except ViewerError as e:
-        html, start, size, error = "", 0, 0, e.message
+        html, start, size, error = [], 0, 0, e.message
     return {"stream": {k: v for k, v in st.items() if k != "path"}, "html": html,
-            "start": start, "size": size, "error": error}
+            "start": start, "size": size, "error": error,
+            "more": min(max(size - start, 1) * 4, MAX_LOG_WINDOW) if nbytes < MAX_LOG_WINDOW else None}
 
 
 @bp.get("/-/partials/hparams")
@@ -98,13 +104,15 @@ def media():
 
 @bp.get("/-/partials/log")
 def log():
+    """One log stream's fragment ("show more"): streamed as it is rendered, the window clamped."""
     try:
         nbytes = int(request.args.get("bytes", 0)) or None
     except ValueError:
         abort(400)
-    ctx = log_fragment_context(request.args.get("run", ""), request.args.get("stream", ""), nbytes)
-    return page("tailboard/partials/_log.html", "tailboard/partials/_log.html",
-                run_id=request.args.get("run", ""), log=ctx)
+    ctx = log_fragment_context(request.args.get("run", ""), request.args.get("stream", ""), nbytes, lazy=True)
+    resp = Response(stream_template("tailboard/partials/_log.html", run_id=request.args.get("run", ""), log=ctx))
+    resp.headers["Vary"] = "HX-Request"
+    return resp
 
 
 @bp.app_template_filter("tb_num")
