@@ -84,23 +84,19 @@ def list_dir(root, dirpath):
     """(files, subdirs) of one folder, opened beneath the root (``paths``: a folder swapped for a
     symlink leading out is not listed); symlinked files count only when they stay inside it."""
     files, subdirs = [], []
-    fd, real = paths.open_dir(root, dirpath)
-    try:
-        with os.scandir(fd) as it:
-            for e in it:
-                try:
-                    if e.is_file(follow_symlinks=False):
+    with paths.entries(root, dirpath) as (real, it):
+        for e in it:
+            try:
+                if e.is_file(follow_symlinks=False):
+                    files.append(e.name)
+                elif e.is_symlink():
+                    st = paths.stat_beneath(root, os.path.join(real, e.name))
+                    if st is not None and stat.S_ISREG(st.st_mode):
                         files.append(e.name)
-                    elif e.is_symlink():
-                        st = paths.stat_beneath(root, os.path.join(real, e.name))
-                        if st is not None and stat.S_ISREG(st.st_mode):
-                            files.append(e.name)
-                    elif e.is_dir(follow_symlinks=False):
-                        subdirs.append(e.name)
-                except OSError:
-                    continue
-    finally:
-        os.close(fd)
+                elif e.is_dir(follow_symlinks=False):
+                    subdirs.append(e.name)
+            except OSError:
+                continue
     return files, subdirs
 
 

@@ -28,6 +28,7 @@ This module never imports Flask.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -287,3 +288,45 @@ def listdir(root, path):
         return os.listdir(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def entries(root, path):
+    """``with entries(root, path) as (real, it)``: ``os.scandir`` of the folder opened beneath
+    ``root`` (``DirEntry`` objects: their type comes from the listing, no stat). ``real`` is the
+    folder's path with no symlink in it. Raises OSError when it cannot be opened beneath."""
+    fd, real = open_dir(root, path)
+    try:
+        with os.scandir(fd) as it:
+            yield real, it
+    finally:
+        os.close(fd)
+
+
+def walk(root, top, max_depth=12):
+    """Yield ``(folder, files)`` for ``top`` and its subfolders, each listed beneath ``root``:
+    symlinked folders are not entered (no loop); a symlinked file counts when it resolves to a
+    regular file inside the root. ``folder`` is as reached from ``top`` (no link in it)."""
+    stack = [(top, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        files, subdirs = [], []
+        try:
+            with entries(root, folder) as (real, it):
+                for e in it:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            subdirs.append(e.name)
+                        elif e.is_symlink():
+                            st = stat_beneath(root, os.path.join(real, e.name))
+                            if st is not None and stat.S_ISREG(st.st_mode):
+                                files.append(e.name)
+                        else:
+                            files.append(e.name)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+        yield folder, files
+        if depth < max_depth:
+            stack += [(os.path.join(folder, d), depth + 1) for d in sorted(subdirs, reverse=True)]

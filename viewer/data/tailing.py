@@ -19,6 +19,7 @@ from . import paths
 #: yield to other greenlets between them, so memory and latency stay bounded.
 MAX_LOG_WINDOW = 16 << 20
 WINDOW_CHUNK = 256 << 10
+RENDER_PIECE = 16 << 10  # characters of log text rendered between two yields (about 3 ms)
 
 
 def clamp_window(nbytes):
@@ -93,10 +94,16 @@ def render_chunks(chunks):
     state, rest = {}, ""
     for data in chunks:
         text = rest + decoder.decode(data)
-        cut = text.rfind("\n") + 1
-        text, rest = text[:cut], text[cut:]
-        if text:
-            yield render_terminal(text, state)
+        rest = ""
+        while text:  # RENDER_PIECE characters at a time
+            cut = text.find("\n", RENDER_PIECE) + 1 if len(text) > RENDER_PIECE else 0
+            if cut <= 0:
+                cut = text.rfind("\n") + 1
+                if cut <= 0:
+                    rest = text
+                    break
+            piece, text = text[:cut], text[cut:]
+            yield render_terminal(piece, state)
             time.sleep(0)
     rest += decoder.decode(b"", final=True)
     if rest:
