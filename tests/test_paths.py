@@ -396,3 +396,29 @@ def test_a_log_rendered_piece_by_piece_shows_what_it_shows_whole():
         pieces = list(render_chunks(raw[i:i + size] for i in range(0, len(raw), size)))
         assert text("".join(pieces)) == text(whole)
         assert "".join(pieces).count('class="ansi-fg-red"') >= whole.count('class="ansi-fg-red"')
+
+
+def test_show_more_grows_within_the_clamp(tmp_path):
+    import re
+
+    from app import create_app
+
+    write(tmp_path / "r" / "metrics.jsonl", '{"step": 0, "loss": 1}\n')
+    write(tmp_path / "r" / "train.out", "".join(f"line {i:07d}\n" for i in range(1_700_000)))  # ~22 MiB
+    client = create_app({"VIEWER_ROOT": str(tmp_path), "VIEWER_BACKGROUND": False}).test_client()
+    sid = client.get("/api/runs/r/logs").get_json()["streams"][0]["id"]
+    asked = 1 << 20
+    for _ in range(10):
+        html = client.get(f"/-/partials/log?run=r&stream={sid}&bytes={asked}").get_data(as_text=True)
+        shown = html.count("line ") * len("line 0000000\n")
+        assert shown <= min(asked, MAX_LOG_WINDOW)
+        more = re.search(r"bytes=(\d+)", html)
+        if more is None:
+            break
+        assert int(more.group(1)) > asked and int(more.group(1)) <= MAX_LOG_WINDOW
+        asked = int(more.group(1))
+    assert more is None and asked == MAX_LOG_WINDOW and "not shown" in html
+    assert shown > MAX_LOG_WINDOW - 64
+    # whatever is asked for, the window is the clamp
+    html = client.get(f"/-/partials/log?run=r&stream={sid}&bytes=1000000000000").get_data(as_text=True)
+    assert html.count("line ") * len("line 0000000\n") <= MAX_LOG_WINDOW
