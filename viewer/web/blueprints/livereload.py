@@ -135,7 +135,7 @@ class Page:
     def __init__(self, path, url_path):
         self.path = path
         self.url_path = url_path
-        self.folder = os.path.dirname(path) + os.sep
+        self.folder = os.path.dirname(path)
         try:
             self.refs = page_references(path, url_path)
         except OSError:
@@ -146,7 +146,7 @@ class Page:
         if changed == self.path:
             return "page"
         ext = os.path.splitext(changed)[1].lower()
-        if changed not in self.refs and not (changed.startswith(self.folder) and ext in ASSET_EXT):
+        if changed not in self.refs and not (paths.strictly_inside(self.folder, changed) and ext in ASSET_EXT):
             return None
         if ext in CSS_EXT:
             return "css"
@@ -223,7 +223,7 @@ def livereload(ws):
                         watching.__exit__()
                     watching = None
                     if page is not None:
-                        watching = interest.watching([page.path, page.folder.rstrip(os.sep), *page.refs])
+                        watching = interest.watching([page.path, page.folder, *page.refs])
                         watching.__enter__()
                         if served and _stamp_of(page.path) not in (served, None):
                             # rewritten between our serving it and this socket: reload now
