@@ -29,6 +29,7 @@ This module never imports Flask.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import stat
@@ -216,10 +217,49 @@ def _open_file(name, dirfd):
     return os.open(name, _FILE, dir_fd=dirfd)
 
 
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(os.uname().machine)
+RESOLVE_NO_MAGICLINKS, RESOLVE_BENEATH = 0x02, 0x08
+try:
+    _syscall = ctypes.CDLL(None, use_errno=True).syscall if _SYS_OPENAT2 else None
+except (OSError, AttributeError):
+    _syscall = None
+
+
+def _openat2_beneath(root, rel):
+    """One ``openat2(RESOLVE_BENEATH)`` (Linux 5.6+): the kernel refuses any step out of the root
+    (``..``, absolute or outside symlinks: EXDEV). None when the kernel has no openat2 or refuses
+    (an absolute symlink that stays inside is refused too): the component walk then decides."""
+    global _syscall
+    if _syscall is None or os.path.isabs(rel):
+        return None
+    try:
+        dirfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    except OSError:
+        return None
+    try:
+        how = _OpenHow(_FILE & ~os.O_NOFOLLOW, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+        fd = _syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), ctypes.c_char_p(os.fsencode(rel)),
+                      ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+        if fd < 0:
+            if ctypes.get_errno() == errno.ENOSYS:
+                _syscall = None  # an older kernel (or a seccomp filter): the walk from now on
+            return None
+        return fd
+    finally:
+        os.close(dirfd)
+
+
 def open_fd(root, path):
     """A read-only fd of the regular file ``path`` beneath ``root``: never follows a symlink out,
     never blocks (FIFO), refuses folders, devices and sockets. Raises OSError."""
-    fd, _names = _walk(root, path, _open_file)
+    rel = os.sep.join(_parts(os.path.abspath(root), path))
+    fd = _openat2_beneath(root, rel) if rel else None
+    if fd is None:
+        fd, _names = _walk(root, path, _open_file)
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
