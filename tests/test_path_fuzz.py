@@ -113,10 +113,19 @@ def allowed_roots(tree):
     return tuple(r + os.sep for r in roots), roots
 
 
+def beneath_a_folder_fd(p):
+    """A one-component name opened relative to a folder fd (``viewer/data/paths.py`` walks the
+    root's fd that way: the audit event has no ``dir_fd``). The root fd itself is opened by its
+    absolute path, so it is checked; test_paths.py proves each walk stays beneath it."""
+    return not os.path.isabs(p) and os.sep not in p and p != ".."
+
+
 def outside(paths, tree):
     prefixes, exact = allowed_roots(tree)
     bad = []
     for p in paths:
+        if beneath_a_folder_fd(p):
+            continue
         real = os.path.realpath(p)
         if real not in exact and not real.startswith(prefixes):
             bad.append(p)

@@ -6,8 +6,9 @@ import re
 import threading
 import time
 
+from . import paths
 from .discovery import rediscover
-from .formats.base import SourceError, is_inside, safe_text, stat_or_none
+from .formats.base import SourceError, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind
 from .formats.media import html_reports, scan_media_files
 from .numbers import json_can_carry
@@ -155,8 +156,9 @@ class Run:
             return self.version, paths
 
     def _escapes(self, path):
-        """True when ``path`` is a symlink whose target lies outside the root."""
-        return os.path.islink(path) and not is_inside(path, self.root)
+        """True when ``path`` is (or passes through) a symlink leading outside the root. Only
+        for the message: every open is confined beneath the root anyway (``paths``)."""
+        return paths.escapes(path, self.root)
 
     def _files(self):
         names = [self.path] + [s.path for s in self.sources] + list(self.logs)
@@ -242,7 +244,7 @@ class Run:
             key = (path, st.st_size, st.st_mtime)
             if key not in self._failure_cache:
                 try:
-                    data = read_tail(path, 16384)[0]
+                    data = read_tail(path, 16384, self.root)[0]
                 except OSError:
                     data = b""
                 self._failure_cache = {k: v for k, v in self._failure_cache.items() if k[0] != path}

@@ -12,7 +12,7 @@ from .args import partition_known
 from .current import store, viewer
 from ..data.errors import ViewerError
 from ..data.formats.base import safe_text
-from ..data.tailing import render_terminal
+from ..data.tailing import MAX_LOG_WINDOW, clamp_window, render_chunks
 
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
 URL_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's path converter leaves unquoted
@@ -111,15 +111,20 @@ def _latest_view(tag, runs, files_root):
             "count": sum(r["count"] for r in rows), "data": {"runs": [r["data"] for r in rows]}}
 
 
-def log_context(run_id, stream_id, nbytes=None):
-    """A log's tail rendered for the page (``VIEWER_PAGE_LOG_BYTES`` unless ``nbytes``); an
-    unreadable log gives its message in ``error`` instead of failing the page."""
-    nbytes = nbytes or viewer().config["VIEWER_PAGE_LOG_BYTES"]
+def log_context(run_id, stream_id, nbytes=None, lazy=False):
+    """A log's tail rendered for the page (``VIEWER_PAGE_LOG_BYTES`` unless ``nbytes``; at most
+    ``MAX_LOG_WINDOW`` whatever is asked) as HTML pieces: a list, or with ``lazy`` an iterator
+    that reads and renders the window piece by piece, yielding to other greenlets (for a
+    streamed response). ``more``: the window "show more" asks for next (None at the clamp).
+    An unreadable log gives its message in ``error`` instead of failing the page."""
+    nbytes = clamp_window(nbytes or viewer().config["VIEWER_PAGE_LOG_BYTES"])
     st = store().stream(run_id, stream_id)
     try:
-        data, start, size = store().log_tail(run_id, stream_id, nbytes)
-        html, error = render_terminal(data.decode("utf-8", errors="replace")), None
+        start, size, chunks = store().log_window(run_id, stream_id, nbytes)
+        html, error = render_chunks(chunks), None
+        if not lazy:
+            html = list(html)
     except ViewerError as e:
-        html, start, size, error = "", 0, 0, e.message
-    return {"stream": stream_json(st), "html": html,
-            "start": start, "size": size, "error": error}
+        html, start, size, error = [], 0, 0, e.message
+    return {"stream": stream_json(st), "html": html, "start": start, "size": size, "error": error,
+            "more": min(max(size - start, 1) * 4, MAX_LOG_WINDOW) if nbytes < MAX_LOG_WINDOW else None}

@@ -7,10 +7,12 @@ the folder, in ``hparams["output_dir"]`` and in the submitit layout beside it.
 """
 from __future__ import annotations
 
-import glob
+import fnmatch
 import json
 import os
+import stat
 
+from .. import paths
 from .base import Part, RunHooks, SourceError, clean_json, open_regular, stat_or_none
 from .csvmetrics import CsvSource
 from .lightning import flatten
@@ -108,19 +110,25 @@ def output_dir_logs(run_dir, root):
         return []
     if not isinstance(out, str) or not out:
         return []
-    out = os.path.realpath(os.path.join(run_dir, out))
-    if not out.startswith(os.path.realpath(root) + os.sep):
-        return []  # never read outside the root, whatever a sidecar says
+    try:  # resolved beneath the root: never read outside it, whatever a sidecar says
+        out, st = paths.resolve(root, os.path.join(run_dir, out))
+    except (OSError, ValueError):
+        return []
+    if not stat.S_ISDIR(st.st_mode):
+        return []
     found = []
     try:
-        found += [os.path.join(out, f) for f in sorted(os.listdir(out)) if is_log_name(f)]
+        found += [os.path.join(out, f) for f in sorted(paths.listdir(root, out)) if is_log_name(f)]
     except OSError:
         pass
     # submitit's per-rank logs of this run's own task (<sweep>_<task>/.submitit), not its siblings'
-    pattern = os.path.join(glob.escape(out), ".submitit", "*_log.[oe][ur][tr]")
-    found += sorted(glob.glob(pattern))
-    # a symlinked log or submitit folder may still lead outside the root
-    return [p for p in found if os.path.realpath(p).startswith(os.path.realpath(root) + os.sep)]
+    try:
+        found += [os.path.join(out, ".submitit", f) for f in sorted(paths.listdir(root, os.path.join(out, ".submitit")))
+                  if not f.startswith(".") and fnmatch.fnmatchcase(f, "*_log.[oe][ur][tr]")]
+    except OSError:
+        pass
+    # a symlinked log may still lead outside the root
+    return [p for p in found if not paths.escapes(p, root)]
 
 
 class SptHooks(RunHooks):

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import glue
 from ...data.errors import NotFound
 from ...data.store import MAX_POINTS
+from ...data.tailing import clamp_window
 from ...views.current import store, viewer
 from ...views.overview import runs_context
 from ...views.runpage import media_context, run_context, stream_json
@@ -61,9 +62,10 @@ def run_path(path):
         return jsonify(streams=[stream_json(st) for st in store().streams(rid)])
     if action == "media":
         return json_response({"media": media_context(rid)})
-    nbytes = glue.int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
-    data, start, size = store().log_tail(rid, stream, nbytes)
-    resp = Response(data, mimetype="text/plain")
+    # the window is clamped to MAX_LOG_WINDOW and sent in chunks that yield to other greenlets
+    nbytes = clamp_window(glue.int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30))
+    start, size, chunks = store().log_window(rid, stream, nbytes)
+    resp = Response(chunks, mimetype="text/plain", direct_passthrough=True)
     resp.headers["X-Log-Start"] = str(start)
     resp.headers["X-Log-Size"] = str(size)
     return resp

@@ -24,6 +24,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
 from .. import access, glue, security
+from ...data import paths
 from ...data.errors import NotFound, ViewerError
 from ...views.current import store, viewer
 from . import livereload
@@ -134,16 +135,12 @@ def _not_as_code_of_our_pages():
 
 
 def _open_regular(path):
-    """Open a regular file without following a symlink nor blocking on a FIFO swapped in since
-    ``resolve`` looked (a blocking open would freeze every connection of a gevent worker)."""
+    """Open a regular file beneath the root (``data/paths.py``: component by component, no
+    symlink followed out, no FIFO blocking), whatever was swapped in since ``resolve`` looked."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+        return paths.open_regular(path, within=store().root)
+    except (OSError, ValueError):
         raise NotFound("no such file") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise NotFound("no such file")
-    return os.fdopen(fd, "rb")
 
 
 _ONE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d+-\d*|-\d+)\s*")
@@ -187,32 +184,23 @@ def listing(path, rel):
 
 
 def list_folder(path):
-    """Entries of a folder under the root; symlinks leading out of it are left out."""
-    root = store().root
+    """Entries of a folder under the root, listed beneath it (``data/paths.py``); symlinks
+    leading out of it are left out."""
     out = []
     try:
-        it = os.scandir(path)
-    except OSError as e:
-        raise NotFound(f"folder unreadable: {e.strerror}") from None
-    with it:
-        for e in it:
-            try:
-                e.name.encode("utf-8")
-            except UnicodeEncodeError:
-                continue  # bytes that are not UTF-8: no URL can name the entry, so it is not listed
-            try:
-                if e.is_symlink():
-                    real = os.path.realpath(e.path)
-                    if not (real == root or real.startswith(root + os.sep)):
-                        continue
-                st = e.stat()
-            except OSError:
-                continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if not is_dir and not stat.S_ISREG(st.st_mode):
-                continue  # FIFOs, sockets, devices: nothing to serve
-            out.append({"name": e.name, "dir": is_dir, "size": 0 if is_dir else st.st_size,
-                        "mtime": st.st_mtime})
+        entries = paths.scandir(store().root, path)
+    except (OSError, ValueError) as e:
+        raise NotFound(f"folder unreadable: {getattr(e, 'strerror', None) or e}") from None
+    for name, st in entries:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            continue  # bytes that are not UTF-8: no URL can name the entry, so it is not listed
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if not is_dir and not stat.S_ISREG(st.st_mode):
+            continue  # FIFOs, sockets, devices: nothing to serve
+        out.append({"name": name, "dir": is_dir, "size": 0 if is_dir else st.st_size,
+                    "mtime": st.st_mtime})
     return out
 
 

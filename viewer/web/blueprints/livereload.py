@@ -21,6 +21,7 @@ from flask import Blueprint, Response, request, send_file, url_for
 from .. import access, glue
 from ...live.bus import CLOSED
 from ...views.current import store, viewer
+from ...data import paths
 from ...data.errors import ViewerError
 from .assets import STATIC
 from .sock import sock
@@ -121,7 +122,9 @@ def page_references(path, url_path, chunk=1 << 20):
     files_prefix = viewer().url_prefix + "/files/"
     base = posixpath.dirname(url_path) + "/"
     refs = set()
-    with open(path, "rb") as f:
+    # beneath the root, non-blocking, regular files only: a FIFO swapped in for the report must
+    # not freeze the worker, nor a symlink swapped in lead out of the root
+    with paths.open_regular(path, within=root) as f:
         tail = b""
         while True:
             block = f.read(chunk)
@@ -149,7 +152,7 @@ def _local_target(ref, base, files_prefix, root):
     if not url_path.startswith(files_prefix):
         return None
     target = os.path.normpath(os.path.join(root, _without_capability(url_path[len(files_prefix):])))
-    return target if target.startswith(root + os.sep) else None
+    return target if paths.strictly_inside(root, target) else None
 
 
 _refs_cache = {}  # (path, url path, size, mtime_ns) -> frozenset of references; insertion order = age
@@ -196,7 +199,7 @@ class Page:
     def __init__(self, path, url_path):
         self.path = path
         self.url_path = url_path
-        self.folder = os.path.dirname(path) + os.sep
+        self.folder = os.path.dirname(path)
         self.refs = cached_references(path, url_path)
 
     def kind(self, changed):
@@ -204,7 +207,7 @@ class Page:
         if changed == self.path:
             return "page"
         ext = os.path.splitext(changed)[1].lower()
-        if changed not in self.refs and not (changed.startswith(self.folder) and ext in ASSET_EXT):
+        if changed not in self.refs and not (paths.strictly_inside(self.folder, changed) and ext in ASSET_EXT):
             return None
         if ext in CSS_EXT:
             return "css"
@@ -295,7 +298,7 @@ def livereload(ws):
                         watching.__exit__()
                     watching = None
                     if page is not None:
-                        watching = interest.watching([page.path, page.folder.rstrip(os.sep), *page.refs])
+                        watching = interest.watching([page.path, page.folder, *page.refs])
                         watching.__enter__()
                         if served and _stamp_of(page.path) not in (served, None):
                             # rewritten between our serving it and this socket: reload now

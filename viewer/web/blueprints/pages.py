@@ -73,10 +73,13 @@ def media():
 
 @bp.get("/-/partials/log")
 def log():
-    """One log's tail (``run``, ``stream``, ``bytes``: 0 or absent for the page's default)."""
+    """One log's tail (``run``, ``stream``, ``bytes``: 0 or absent for the page's default; at
+    most ``MAX_LOG_WINDOW``): "show more". Streamed as it is rendered, yielding between pieces."""
     nbytes = glue.int_arg("bytes", 0, lo=0) or None
-    ctx = log_context(request.args.get("run", ""), request.args.get("stream", ""), nbytes)
-    return glue.render_page("tailboard/partials/_log.html", run_id=request.args.get("run", ""), log=ctx)
+    ctx = log_context(request.args.get("run", ""), request.args.get("stream", ""), nbytes, lazy=True)
+    resp = template_response("tailboard/partials/_log.html", run_id=request.args.get("run", ""), log=ctx)
+    resp.headers["Vary"] = "HX-Request"
+    return resp
 
 
 @bp.get("/-/partials/activity")
