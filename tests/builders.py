@@ -68,6 +68,13 @@ def sidecar(run_id, status="completed", *, now=None, **fields):
             "updated_at": now, **fields}
 
 
+def csv_rows(rows):
+    """``metrics.csv`` text of dict ``rows``: ``step`` first, then every other key, sorted."""
+    names = sorted({k for r in rows for k in r if k != "step"})
+    return "\n".join(["step," + ",".join(names)] + [
+        ",".join([str(r["step"])] + [str(r.get(n, "")) for n in names]) for r in rows]) + "\n"
+
+
 def spt_run(folder, sidecar, *, metrics=None, files=None):
     """An spt run folder: ``sidecar.json`` (a dict as JSON; str or bytes as is), ``metrics.csv``
     when ``metrics`` (its text) is given, then ``files`` (relative name -> str or bytes)."""

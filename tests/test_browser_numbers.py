@@ -9,8 +9,9 @@ import pytest
 
 from live_clients import start_server, stop_server
 from test_browser_xss import violations, watch
-from test_compare import make_run
-from viewer.web.blueprints.pages import tb_num
+from builders import csv_rows
+from test_compare import sweep_run
+from viewer.web.glue import tb_num
 
 
 # logged at every step, so any point the cursor lands on shows it, and kept as the run's summary
@@ -32,8 +33,8 @@ def server(tmp_path):
     root = tmp_path / "runs"
     summary = {**FINITE, **NON_FINITE, "fmt/gap": GAP[1]}
     rows = [{"step": s, **FINITE, "fmt/gap": GAP[s - 1]} for s in (1, 2, 3)]
-    make_run(root, RUN, {"seed": 0}, summary, rows=rows)
-    make_run(root, OTHER, {"seed": 1}, {k: 1 for k in summary})   # a second column: every row differs
+    sweep_run(root, RUN, {"seed": 0}, summary, metrics=csv_rows(rows))
+    sweep_run(root, OTHER, {"seed": 1}, {k: 1 for k in summary})   # a second column: every row differs
     proc, url = start_server("flask", root)
     yield url
     stop_server(proc)

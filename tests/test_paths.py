@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import ctypes
 import errno
-import json
 import os
 import pathlib
 import threading
@@ -19,7 +18,7 @@ import uuid
 import pytest
 import requests
 
-from live_clients import start_server, stop_server, ws_connect, ws_next, wait_for
+from live_clients import start_server, stop_server, ws_connect, ws_next
 from viewer.data import paths
 from viewer.data.tailing import MAX_LOG_WINDOW
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import REPO, viewer_app
-from test_compare import make_run
+from builders import csv_rows
+from test_compare import sweep_run
 
 STATIC = os.path.join(REPO, "static")
 PREFIX = "/-/static/"
@@ -44,8 +45,8 @@ def code_of(text):
 @pytest.fixture
 def client(tmp_path):
     root = tmp_path / "runs"
-    make_run(root, "sweep/a", {"lr": 0.1}, {"loss": 0.5}, rows=[{"step": 1, "loss": 0.5}])
-    make_run(root, "sweep/b", {"lr": 0.2}, {"loss": 0.4}, rows=[{"step": 1, "loss": 0.4}])
+    sweep_run(root, "sweep/a", {"lr": 0.1}, {"loss": 0.5}, metrics=csv_rows([{"step": 1, "loss": 0.5}]))
+    sweep_run(root, "sweep/b", {"lr": 0.2}, {"loss": 0.4}, metrics=csv_rows([{"step": 1, "loss": 0.4}]))
     with viewer_app(root) as app:
         yield app.test_client()
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-import time
 from dataclasses import dataclass, field
 
 from . import paths
 from .formats import READERS
 from .formats.base import Part, safe_text
+from .cooperative import turn
 
 ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", "mlruns", ".ipynb_checkpoints"))
 
@@ -122,7 +122,7 @@ def walk(root, progress=None, max_depth=12, start=None):
         seen += 1
         if progress and seen % 64 == 0:
             progress(seen)
-            time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
         found = inspect_dir(root, dirpath, files, subdirs)
         skip = set(ALWAYS_SKIP)
         if found:

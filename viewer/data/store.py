@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import paths as beneath  # not ``paths``: apply() takes a list of that name
-from .cooperative import each
+from .cooperative import each, turn
 from .discovery import walk
 from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
 from .errors import BadRequest, NotFound
@@ -109,7 +109,7 @@ class RunStore:
             if first:
                 self.scan_state = {"phase": "loading", "total": len(runs), "done": i}
             self._refresh_into(run, changes)
-            time.sleep(0)  # under gevent: let other greenlets run between runs
+            turn()  # under gevent: the other connections get a turn when one is due
         self.scan_state = {"phase": "done", "total": len(runs), "done": len(runs)}
         self.scans += 1
         return changes
@@ -171,7 +171,7 @@ class RunStore:
                     self._drop(run, changes)
                 continue
             self._refresh_into(run, changes)
-            time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
         return changes
 
     def apply(self, paths):

@@ -9,9 +9,9 @@ import codecs
 import html
 import os
 import re
-import time
 
 from . import paths
+from .cooperative import turn
 
 #: The largest log window read, rendered or sent for one request, whatever ``bytes=`` asks
 #: (the API, the page's "show more"). A 47 MB ANSI log asked for whole once held a worker 19 s
@@ -50,7 +50,7 @@ def open_tail(path, nbytes, root=None):
                 found = pos + i if i >= 0 else -1
                 pos += len(block)
                 if found < 0:
-                    time.sleep(0)  # under gevent (patched): let other greenlets run
+                    turn()  # under gevent: the other connections get a turn when one is due
             start = found + 1 if found >= 0 else start
         f.seek(start)
         return f, start, size
@@ -71,7 +71,7 @@ def iter_window(f, start, size, chunk=WINDOW_CHUNK):
                 break
             left -= len(data)
             yield data
-            time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
     finally:
         f.close()
 
@@ -104,7 +104,7 @@ def render_chunks(chunks):
                     break
             piece, text = text[:cut], text[cut:]
             yield render_terminal(piece, state)
-            time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
     rest += decoder.decode(b"", final=True)
     if rest:
         yield render_terminal(rest, state)

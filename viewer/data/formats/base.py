@@ -54,7 +54,7 @@ def clean_json(obj, finite=False):
 
 
 # containment and the confined, non-blocking open live in one place (readers import them here)
-from ..paths import is_inside, open_regular  # noqa: E402,F401
+from ..paths import is_inside, open_regular  # noqa: F401
 
 
 class Series:

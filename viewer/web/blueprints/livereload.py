@@ -25,6 +25,7 @@ from ...data import paths
 from ...data.errors import ViewerError
 from .assets import STATIC
 from .sock import sock
+from ...data.cooperative import turn
 
 bp = glue.answer_json(Blueprint("livereload", __name__))
 
@@ -137,7 +138,7 @@ def page_references(path, url_path, chunk=1 << 20):
                 if target:
                     refs.add(target)
             tail = text[-2048:]
-            time.sleep(0)  # under gevent (patched): let other greenlets run
+            turn()  # under gevent: the other connections get a turn when one is due
     return refs
 
 

@@ -11,6 +11,7 @@ from ...views.charts import chart_context
 from ...views.current import viewer
 from ...views.overview import activity_context, columns_context, rows_context, runs_context
 from ...views.runpage import log_context, media_panel_context, run_context
+from ..streaming import template_response
 
 bp = Blueprint("pages", __name__)
 
