@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import viewer_app
-from viewer.data.downsample import downsample
+from viewer.data.downsample import (downsample, has_nan, non_decreasing, restart_kept, select, select_kept,
+                                     select_sorted)
 
 # any float a training script can log, NaN and both infinities included
 VALUES = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -122,3 +123,44 @@ def test_the_api_keeps_a_spike_next_to_a_gap_and_draws_buckets_at_their_first_st
     assert s["ymax"][50] == 100.0 and s["ymin"][50] == 1.02
     assert s["ymax"][:50] == [1.09] * 50 and s["ymin"][:50] == [1.0] * 50
     assert math.isclose(s["y"][50], (100 + sum(1 + k / 100 for k in range(2, 10))) / 9)
+
+
+# -- which points a chart draws: the selections downsampling works on ---------------------------
+# Each is checked against its one-line definition, with NaN (an absent x) and both infinities.
+
+AXIS = st.lists(st.one_of(st.integers(-5, 5).map(float), st.sampled_from([math.nan, math.inf, -math.inf])),
+                max_size=30)
+BOUND = st.one_of(st.none(), st.integers(-6, 6).map(float), st.floats(-6, 6))
+
+
+def wanted(xs, i, start, end):
+    x = xs[i]
+    return math.isfinite(x) and (start is None or x >= start) and (end is None or x <= end)
+
+
+@SETTINGS
+@given(AXIS, BOUND, BOUND)
+def test_a_zoom_selects_exactly_the_finite_points_inside_it(xs, start, end):
+    xs = array("d", xs)
+    expect = [i for i in range(len(xs)) if wanted(xs, i, start, end)]
+    assert list(select(xs, xs, start, end)) == expect
+    clean = array("d", sorted(x for x in xs if x == x))  # sorted and NaN-free: the bisection path
+    assert list(select_sorted(clean, start, end)) == [i for i in range(len(clean)) if wanted(clean, i, start, end)]
+
+
+@SETTINGS
+@given(AXIS, BOUND, BOUND)
+def test_a_zoom_into_a_restarted_run_selects_the_kept_points_inside_it(xs, start, end):
+    xs = array("d", xs)
+    kept = restart_kept(xs)
+    assert [xs[i] for i in kept] == sorted(xs[i] for i in kept), "the kept x never go down"
+    assert list(select_kept(xs, kept, start, end)) == [i for i in kept if wanted(xs, i, start, end)]
+
+
+@SETTINGS
+@given(AXIS, st.integers(0, 31))
+def test_the_order_facts_of_an_axis_match_their_definitions(xs, start):
+    xs = array("d", xs)
+    tail = [x for x in xs[start:] if x == x]
+    assert non_decreasing(xs, start) == all(a <= b for a, b in zip(tail, tail[1:]))
+    assert has_nan(xs, start) == any(x != x for x in xs[start:])
