@@ -24,7 +24,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # module -> the fast tests that exercise it (what a mutant of it must make fail)
 MODULES = {
     "viewer/data/downsample.py": ["tests/test_downsample.py", "tests/test_charts.py"],
-    "viewer/web/access.py": ["tests/test_access.py", "tests/test_access_prefixes.py", "tests/test_bind_token.py"],
+    "viewer/web/access.py": ["tests/test_access.py", "tests/test_access_prefixes.py", "tests/test_access_open_routes.py",
+                             "tests/test_bind_token.py"],
     "viewer/live/bus.py": ["tests/test_bus.py", "tests/test_bus_promptness.py"],
     "viewer/data/formats/jsonl.py": ["tests/test_jsonl_line_axis.py", "tests/test_formats.py",
                                      "tests/test_parse_properties.py"],
