@@ -50,3 +50,12 @@ def test_a_report_capability_opens_files_and_nothing_shaped_like_them(guarded):
     assert guarded.get(f"/files/~{CAP}/keras/training.log").status_code == 200
     for path in (f"/runs/ab{CAP}", f"/files/a{CAP}/keras/training.log"):  # the capability at /files/~'s offset
         assert guarded.get(path).status_code == 401, f"{path} opened by a report's capability"
+
+
+def test_the_login_form_comes_back_to_a_compare_link_with_every_run(guarded, monkeypatch):
+    """A shared link to a comparison of two runs, opened logged out: after the form, the same
+    two runs (repeated parameters kept, the token dropped)."""
+    monkeypatch.setattr("viewer.web.access.FAILED_LOGIN_DELAY", 0)
+    r = guarded.get("/compare?run=keras&run=hf&token=wrong-guess")
+    assert r.status_code == 401
+    assert 'name="next" value="/compare?run=keras&amp;run=hf"' in r.get_data(as_text=True)
