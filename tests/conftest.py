@@ -142,10 +142,12 @@ def live_server(samples):
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
-            if requests.get(url + "/healthz", timeout=1).ok:
+            # listening is not enough: a page opened before the first scan ends finds no run
+            if requests.get(url + "/healthz", timeout=1).json()["scan"]["phase"] == "done":
                 break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+        except (requests.ConnectionError, requests.Timeout, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
     else:
         proc.kill()
         raise RuntimeError("server did not start: " + proc.stdout.read().decode(errors="replace"))

@@ -19,10 +19,19 @@ from conftest import REPO, free_port
 
 
 def die_with_parent():
-    """In the child: get SIGTERM when the test process dies, so no server outlives a killed run."""
+    """In the child: get SIGTERM when the test process dies, so no server outlives a killed run;
+    and hear Ctrl-C as a server started from a terminal does.
+
+    A suite started in the background by a non-interactive shell (``tox ... &``, CI harnesses)
+    runs with SIGINT and SIGQUIT ignored, and an ignored signal stays ignored across exec: Python
+    then installs no KeyboardInterrupt handler, so ``flask run`` never saw the tests' Ctrl-C and
+    its streams stayed open (test_sigterm_closes_every_stream_within_two_seconds[flask] failed
+    in every such run, and passed in a terminal)."""
     import ctypes
     import signal
 
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
