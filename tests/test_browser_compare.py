@@ -205,6 +205,10 @@ def test_reload_restores_tab_diff_and_axes(page, sweep_server):
     page.wait_for_selector(".compare-scatter[data-drawn]")
     page.select_option("#compare-sx", "hp:seed")
     page.wait_for_function("new URLSearchParams(location.search).get('sx') === 'hp:seed'")
+    # the body the x choice brought is swapped in and settled: a change made before would be
+    # made on the controls being replaced (the URL can be pushed before the settle ends)
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    page.wait_for_selector(".compare-scatter[data-drawn]")
     page.select_option("#compare-sy", "m:val/acc")
     page.wait_for_function("new URLSearchParams(location.search).get('sy') === 'm:val/acc'")
     page.reload()
