@@ -1,0 +1,371 @@
+"""TensorBoard event files: a folder holding ``events.out.tfevents.*`` is a run.
+
+A file is a sequence of TFRecords: ``uint64 length``, ``uint32 masked CRC32C of the length``,
+``length`` bytes of an ``Event`` protobuf, ``uint32 masked CRC32C of the data`` (all little
+endian). The framing is read here; the messages are parsed with tensorboardX's compiled
+protos (``protobuf``); the CRC is ``google-crc32c`` (C, ~1 GB/s; a Python table is ~5 MB/s,
+a 1,000,000-scalar file would spend seconds in it).
+
+Several files in one folder (a restarted writer starts a new one) are read in name order
+(the name holds the creation time) into one table; a restart's steps going back are purged
+by the store, as for CSV. Reading is incremental per file (byte offset of the last complete
+record); a torn last record waits; a record whose length or data CRC is wrong is skipped
+and counted (the run's row shows it); a length beyond ``MAX_RECORD`` is never allocated.
+
+Scalars: ``simple_value`` and scalar tensors (TF2 ``tf.summary.scalar``, tensorboardX
+``new_style``). Text summaries go to the config tab (last value per tag); the HParams
+plugin's session start info becomes the run's hparams. Lightning's ``version_N/`` adds its
+``hparams.yaml``; Hugging Face's ``<output_dir>/runs/<date>_<host>/`` belongs to the output
+dir's run (see ``hf.py``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import struct
+import time as _time
+
+from .base import NAN, MetricTable, Part, RunHooks, open_regular, safe_text, stat_or_none
+
+EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
+HEADER = 12                 # uint64 length + uint32 length CRC
+MAX_RECORD = 64 << 20       # an image summary is a few MB; a bigger length is garbage or hostile
+CHUNK = 4 << 20             # bytes read per call when catching up
+MAX_TEXT = 4096             # characters of a text summary kept for the config tab
+MASK_DELTA = 0xA282EAD8
+
+_pb = None
+
+
+def protos():
+    """(event_pb2, plugin_hparams_pb2), imported on first use (numpy comes with tensorboardX)."""
+    global _pb
+    if _pb is None:
+        from tensorboardX.proto import event_pb2, plugin_hparams_pb2, plugin_text_pb2  # noqa: F401
+        _pb = (event_pb2, plugin_hparams_pb2)
+    return _pb
+
+
+def masked_crc(data):
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
+
+
+def is_event_file(name):
+    return bool(EVENT_FILE.match(name)) and not name.endswith((".tmp", ".lock"))
+
+
+def frame(data):
+    """One TFRecord holding ``data`` (what a writer appends); for tests and the bench."""
+    head = struct.pack("<Q", len(data))
+    return head + struct.pack("<I", masked_crc(head)) + data + struct.pack("<I", masked_crc(data))
+
+
+class RecordReader:
+    """Complete records of one growing file, from a remembered offset."""
+
+    def __init__(self, path):
+        self.path = path
+        self.restart()
+
+    def restart(self):
+        self.offset = 0
+        self.head = b""          # the first bytes read: a rewritten file shows a different head
+        self.bad_crc = 0         # records skipped for a wrong data CRC
+        self.bad_length = 0      # places where the length CRC was wrong (resynchronised)
+        self.too_long = 0        # records over MAX_RECORD, skipped unread
+        self.not_events = False  # the first record is no record: not an event file
+
+    def rewound(self, size):
+        if size < self.offset:
+            return True
+        if self.head:
+            try:
+                with open_regular(self.path) as f:
+                    return f.read(len(self.head)) != self.head
+            except OSError:
+                return True
+        return False
+
+    def records(self, size):
+        """Yield the data of each complete, valid record between the offset and ``size``."""
+        if self.not_events:
+            return
+        with open_regular(self.path) as f:
+            while self.offset + HEADER <= size:
+                f.seek(self.offset)
+                buf = f.read(min(CHUNK, size - self.offset))
+                if not self.head:
+                    self.head = buf[:64]
+                pos, n = 0, len(buf)
+                while pos + HEADER <= n:
+                    head = buf[pos:pos + 8]
+                    (length,) = struct.unpack_from("<Q", buf, pos)
+                    (lcrc,) = struct.unpack_from("<I", buf, pos + 8)
+                    if masked_crc(head) != lcrc:
+                        if self.offset + pos == 0:
+                            self.not_events = True  # a CSV named like an event file, say
+                            self.offset = size
+                            return
+                        self.bad_length += 1
+                        pos = self._resync(buf, pos + 1)
+                        continue
+                    end = pos + HEADER + length + 4
+                    if length > MAX_RECORD:
+                        if self.offset + end > size:
+                            break  # may still be written; never allocated
+                        self.too_long += 1
+                        pos = end
+                        continue
+                    if end > n:
+                        break  # torn: the rest is not written yet (or not in this chunk)
+                    data = buf[pos + HEADER:pos + HEADER + length]
+                    (dcrc,) = struct.unpack_from("<I", buf, end - 4)
+                    pos = end
+                    if masked_crc(data) != dcrc:
+                        self.bad_crc += 1
+                        continue
+                    yield data
+                if pos == 0:
+                    if self.offset + n >= size or n < CHUNK:
+                        return  # a torn record (or a large one still being written)
+                    # a record larger than a chunk: read it whole next time round
+                    f.seek(self.offset)
+                    (length,) = struct.unpack_from("<Q", buf, 0)
+                    if self.offset + HEADER + length + 4 > size:
+                        return
+                    rec = f.read(HEADER + length + 4)
+                    data = rec[HEADER:HEADER + length]
+                    if masked_crc(data) == struct.unpack_from("<I", rec, HEADER + length)[0]:
+                        yield data
+                    else:
+                        self.bad_crc += 1
+                    self.offset += HEADER + length + 4
+                    continue
+                self.offset += pos
+                _time.sleep(0)  # let other greenlets run between chunks
+
+    def _resync(self, buf, pos):
+        """The next position in ``buf`` where a header's length CRC holds (or the end)."""
+        n = len(buf)
+        while pos + HEADER <= n:
+            if masked_crc(buf[pos:pos + 8]) == struct.unpack_from("<I", buf, pos + 8)[0]:
+                return pos
+            pos += 1
+        return max(pos, n - HEADER + 1) if n >= HEADER else n
+
+
+def _scalar(value, pb):
+    """The float a summary value holds, or None (an image, a histogram, text)."""
+    kind = value.WhichOneof("value")
+    if kind == "simple_value":
+        return float(value.simple_value)
+    if kind == "tensor":
+        t = value.tensor
+        if t.tensor_shape.dim and any(d.size != 1 for d in t.tensor_shape.dim):
+            return None
+        if t.float_val:
+            return float(t.float_val[0])
+        if t.double_val:
+            return float(t.double_val[0])
+        if t.int_val:
+            return float(t.int_val[0])
+        if t.int64_val:
+            return float(t.int64_val[0])
+        if t.tensor_content:
+            fmt = {1: "<f", 2: "<d", 3: "<i", 9: "<q", 19: "<e"}.get(t.dtype)
+            if fmt and len(t.tensor_content) == struct.calcsize(fmt):
+                return float(struct.unpack(fmt, t.tensor_content)[0])
+    return None
+
+
+class EventSource:
+    """Every event file of one folder, merged into one :class:`MetricTable` in name order."""
+
+    kind = "tfevents"
+
+    def __init__(self, run_dir, names):
+        self.run_dir = run_dir
+        self.names = list(names)
+        self.path = os.path.join(run_dir, self.names[-1])  # the newest: a new file changes the run
+        self.table = MetricTable()
+        self.readers = {}
+        self.plugins = {}    # tag -> plugin name (the metadata comes with a tag's first value)
+        self.hparams = {}
+        self.text = {}       # tag -> (step, text)
+        self.first_time = None
+        self.last_time = None
+
+    @property
+    def problem(self):
+        out = []
+        for r in self.readers.values():
+            name = safe_text(os.path.basename(r.path))
+            if r.not_events:
+                out.append(f"{name}: not a TensorBoard event file (first record's length CRC is wrong)")
+                continue
+            parts = []
+            if r.bad_crc:
+                parts.append(f"{r.bad_crc} record(s) with a wrong data CRC skipped")
+            if r.bad_length:
+                parts.append(f"{r.bad_length} place(s) with a wrong length CRC skipped")
+            if r.too_long:
+                parts.append(f"{r.too_long} record(s) over {MAX_RECORD >> 20} MiB skipped")
+            if parts:
+                out.append(f"{name}: " + "; ".join(parts))
+        return "; ".join(out) or None
+
+    def _reset(self):
+        self.table.reset()
+        self.plugins, self.hparams, self.text = {}, {}, {}
+        self.first_time = self.last_time = None
+        for r in self.readers.values():
+            r.restart()
+
+    def refresh(self) -> bool:
+        try:
+            names = sorted(f for f in os.listdir(self.run_dir) if is_event_file(f))
+        except OSError:
+            names = []
+        changed = False
+        if names[:len(self.names)] != self.names or any(n not in names for n in self.readers):
+            self._reset()  # a file vanished or an older one appeared: order changed, start over
+            self.readers = {}
+            changed = True
+        self.names = names
+        stats = []
+        for n in names:
+            p = os.path.join(self.run_dir, n)
+            st = stat_or_none(p)
+            if st is None:
+                continue
+            r = self.readers.get(n) or self.readers.setdefault(n, RecordReader(p))
+            if r.rewound(st.st_size):
+                self._reset()
+                changed = True
+            stats.append((r, st.st_size))
+        if not stats:
+            return changed
+        pb = protos()[0]
+        for r, size in stats:
+            for data in r.records(size):
+                changed |= self._event(data, pb)
+        return changed
+
+    def _event(self, data, pb):
+        ev = pb.Event()
+        try:
+            ev.ParseFromString(data)
+        except Exception:  # noqa: BLE001 - a record with a good CRC but not an Event
+            return False
+        wall = ev.wall_time or NAN
+        if ev.wall_time:
+            self.first_time = self.first_time or ev.wall_time
+            self.last_time = ev.wall_time
+        if not ev.HasField("summary"):
+            return False
+        step = float(ev.step)
+        for v in ev.summary.value:
+            tag = v.tag
+            if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
+                self.plugins[tag] = v.metadata.plugin_data.plugin_name
+            plugin = self.plugins.get(tag, "")
+            if plugin == "hparams":
+                self._hparams(v)
+                continue
+            if plugin == "text":
+                t = v.tensor
+                if t.string_val:
+                    text = b"\n".join(t.string_val).decode("utf-8", "replace")
+                    self.text[safe_text(tag)] = (ev.step, text[:MAX_TEXT])
+                continue
+            y = _scalar(v, pb) if plugin in ("", "scalars") else None
+            if y is not None:
+                self.table.get(tag).append(step, NAN, wall, y)
+        return True
+
+    def _hparams(self, v):
+        hp = protos()[1].HParamsPluginData()
+        try:
+            hp.ParseFromString(v.metadata.plugin_data.content)
+        except Exception:  # noqa: BLE001
+            return
+        if hp.WhichOneof("data") != "session_start_info":
+            return
+        for k, val in hp.session_start_info.hparams.items():
+            kind = val.WhichOneof("kind")
+            if kind in ("number_value", "string_value", "bool_value"):
+                self.hparams[safe_text(k)] = getattr(val, kind)
+
+    def meta(self, run_dir):
+        out = {"hparams": dict(self.hparams)}
+        if self.first_time:
+            out["created_at"] = self.first_time
+        if self.text:
+            out["text"] = {k: f"{t} (step {s})" for k, (s, t) in self.text.items()}
+        return out
+
+
+class EventHooks(RunHooks):
+    def __init__(self, names, extra=()):
+        self.watched = tuple(names) + tuple(extra)
+
+
+def event_names(files):
+    return sorted(f for f in files if is_event_file(f))
+
+
+def detect(dirpath, files, subdirs):
+    names = event_names(files)
+    if not names:
+        return None
+    if os.path.basename(os.path.dirname(dirpath)) == "runs" and hf_output_dir(os.path.dirname(os.path.dirname(dirpath))):
+        return None  # HF Trainer's logging dir: part of its output dir's run
+    source = EventSource(dirpath, names)
+    extra = ()
+    meta = source.meta
+    if "hparams.yaml" in files:  # Lightning's TensorBoardLogger: version_N/hparams.yaml
+        from .lightning import read_hparams_yaml
+
+        hp = os.path.join(dirpath, "hparams.yaml")
+        extra = ("hparams.yaml",)
+
+        def meta(run_dir, source=source, hp=hp):
+            out = source.meta(run_dir)
+            out["hparams"] = {**read_hparams_yaml(hp), **out["hparams"]}
+            return out
+    return Part("tensorboard", 40, metrics=[source], meta=meta, hooks=EventHooks(names, extra))
+
+
+def hf_output_dir(path):
+    """True when ``path`` looks like a Hugging Face Trainer output dir (its state or a checkpoint)."""
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return False
+    return "trainer_state.json" in entries or any(re.match(r"^checkpoint-\d+$", e) for e in entries)
+
+
+def hf_logging_parts(dirpath, subdirs):
+    """Event sources of ``<output_dir>/runs/<date>_<host>/`` for an HF output dir's run."""
+    if "runs" not in subdirs:
+        return [], ()
+    base = os.path.join(dirpath, "runs")
+    sources, watched = [], []
+    try:
+        subs = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))
+                      and not os.path.islink(os.path.join(base, d)))
+    except OSError:
+        return [], ()
+    for d in subs:
+        try:
+            names = event_names(os.listdir(os.path.join(base, d)))
+        except OSError:
+            continue
+        if names:
+            sources.append(EventSource(os.path.join(base, d), names))
+            watched += [f"runs/{d}/{n}" for n in names]
+    return sources, tuple(watched)
+
