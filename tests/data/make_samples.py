@@ -53,6 +53,7 @@ def tensorboard():
 
 
 def mlruns():
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 keeps the file store in maintenance mode
     from mlflow.tracking import MlflowClient
 
     out = os.path.join(HERE, "mlruns")
@@ -67,14 +68,25 @@ def mlruns():
     for step in range(30):
         client.log_metric(rid, "loss", 1.0 / (step + 1), timestamp=1_700_000_000_000 + step * 1000, step=step)
         client.log_metric(rid, "train/acc", step / 30, timestamp=1_700_000_000_000 + step * 1000, step=step)
+    from PIL import Image
+
+    art = os.path.join(HERE, "_artifacts")
+    os.makedirs(os.path.join(art, "plots"), exist_ok=True)
+    Image.new("RGB", (8, 8), (0, 128, 255)).save(os.path.join(art, "plots", "curve.png"))
+    with open(os.path.join(art, "model.txt"), "w") as f:
+        f.write("resnet18\n")
+    client.log_artifacts(rid, art)
+    shutil.rmtree(art)
     client.set_terminated(rid, "FINISHED", end_time=1_700_000_100_000)
     run2 = client.create_run(exp, run_name="resnet-lr1.0")
     client.log_metric(run2.info.run_id, "loss", float("nan"), step=0)
     client.log_metric(run2.info.run_id, "loss", 3.0, step=1)
     client.set_terminated(run2.info.run_id, "FAILED")
     run3 = client.create_run(exp, run_name="deleted")
-    client.delete_run(run3.info.run_id)  # moved to .trash? (the file store marks lifecycle_stage)
-    print(exp, rid, run2.info.run_id, run3.info.run_id)
+    client.delete_run(run3.info.run_id)  # the file store marks lifecycle_stage: deleted
+    run4 = client.create_run(exp, run_name="still-running")  # left RUNNING
+    client.log_metric(run4.info.run_id, "loss", 0.7, step=0)
+    print(exp, rid, run2.info.run_id, run3.info.run_id, run4.info.run_id)
 
 
 if __name__ == "__main__":

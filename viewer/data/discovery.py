@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .formats import READERS
 from .formats.base import Part, safe_text
 
-ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", "mlruns", ".ipynb_checkpoints"))
+ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", ".ipynb_checkpoints"))
 
 
 @dataclass

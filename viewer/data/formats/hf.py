@@ -164,7 +164,6 @@ def detect(dirpath, files, subdirs):
         return None  # a checkpoint inside an output dir is part of its parent's run
     source = TrainerStateSource(dirpath)
     # the Trainer's TensorBoard logging dir, runs/<date>_<host>/, belongs to this run
-    events, watched = tfevents.hf_logging_parts(dirpath, subdirs)
-    hooks = tfevents.EventHooks(watched) if watched else NO_HOOKS
+    events, hooks = tfevents.hf_logging_parts(dirpath, subdirs)
     return Part("hf", 60, metrics=[source] + events, meta=source.meta,
-                skip_dirs=tuple(ckpts) + (("runs",) if events else ()), hooks=hooks)
+                skip_dirs=tuple(ckpts) + (("runs",) if events else ()), hooks=hooks or NO_HOOKS)

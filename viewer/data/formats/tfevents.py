@@ -309,8 +309,18 @@ class EventSource:
 
 
 class EventHooks(RunHooks):
-    def __init__(self, names, extra=()):
-        self.watched = tuple(names) + tuple(extra)
+    """The files to stamp: every event file the sources know now (a new one joins), and extras."""
+
+    def __init__(self, sources, prefix="", extra=()):
+        self.sources, self.prefix, self.extra = sources, prefix, tuple(extra)
+
+    @property
+    def watched(self):
+        out = list(self.extra)
+        for src in self.sources:
+            sub = self.prefix + os.path.basename(src.run_dir) + "/" if self.prefix else ""
+            out += [sub + n for n in src.names]
+        return tuple(out)
 
 
 def event_names(files):
@@ -336,7 +346,7 @@ def detect(dirpath, files, subdirs):
             out = source.meta(run_dir)
             out["hparams"] = {**read_hparams_yaml(hp), **out["hparams"]}
             return out
-    return Part("tensorboard", 40, metrics=[source], meta=meta, hooks=EventHooks(names, extra))
+    return Part("tensorboard", 40, metrics=[source], meta=meta, hooks=EventHooks([source], extra=extra))
 
 
 def hf_output_dir(path):
@@ -349,16 +359,17 @@ def hf_output_dir(path):
 
 
 def hf_logging_parts(dirpath, subdirs):
-    """Event sources of ``<output_dir>/runs/<date>_<host>/`` for an HF output dir's run."""
+    """Event sources of ``<output_dir>/runs/<date>_<host>/`` for an HF output dir's run, and
+    their hooks (None when there is none)."""
     if "runs" not in subdirs:
-        return [], ()
+        return [], None
     base = os.path.join(dirpath, "runs")
-    sources, watched = [], []
+    sources = []
     try:
         subs = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))
                       and not os.path.islink(os.path.join(base, d)))
     except OSError:
-        return [], ()
+        return [], None
     for d in subs:
         try:
             names = event_names(os.listdir(os.path.join(base, d)))
@@ -366,6 +377,5 @@ def hf_logging_parts(dirpath, subdirs):
             continue
         if names:
             sources.append(EventSource(os.path.join(base, d), names))
-            watched += [f"runs/{d}/{n}" for n in names]
-    return sources, tuple(watched)
+    return sources, (EventHooks(sources, prefix="runs/") if sources else None)
 
