@@ -10,11 +10,12 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 
 from .base import Part, RunHooks, SourceError, clean_json, open_regular, stat_or_none
 from .csvmetrics import CsvSource
 from .lightning import flatten
-from .logs import is_log_name
+from .logs import SUBMITIT, is_log_name
 from .media import MediaJsonl
 
 SIDECAR = "sidecar.json"
@@ -100,27 +101,68 @@ def _hparams(v):
             for k, x in flatten(v).items()}
 
 
+SWEEP_TAG = re.compile(r"^sweep:(\d+)$")
+TRAILING_TASK = re.compile(r"_(\d+)$")
+
+
+def submitit_task(sidecar, run_dir):
+    """``(sweep_id, task_id)`` naming the run's submitit folder ``<sweep>_<task>``, or None.
+
+    The sweep is the number of the run's ``sweep:N`` tag; the task is ``hparams["slurm.task_id"]``
+    (flat or nested), else the trailing ``_<task>`` of the run id (the sidecar's, else the folder's).
+    """
+    tags = sidecar.get("tags")
+    sweep = next((m[1] for t in tags if isinstance(t, str) and (m := SWEEP_TAG.match(t.strip())))
+                 if isinstance(tags, list) else iter(()), None)
+    if sweep is None:
+        return None
+    hp = _dict(sidecar.get("hparams"))
+    task = hp.get("slurm.task_id", _dict(hp.get("slurm")).get("task_id"))
+    if isinstance(task, bool) or not isinstance(task, (int, str)) or not str(task).strip().isdigit():
+        rid = sidecar.get("run_id") if isinstance(sidecar.get("run_id"), str) else os.path.basename(run_dir)
+        m = TRAILING_TASK.search(rid)
+        if not m:
+            return None
+        task = m[1]
+    return sweep, str(task).strip()
+
+
 def output_dir_logs(run_dir, root):
-    """Logs in ``hparams.output_dir`` and the submitit per-rank logs beside it, inside the root."""
+    """Logs in ``hparams.output_dir`` and the submitit per-rank logs of the run's task, inside the root:
+    ``<output_dir>/.submitit/`` and ``<output_dir>/../<sweep>_<task>/.submitit/<sweep>_<task>_<rank>_log.{out,err}``."""
     try:
-        out = _dict(read_sidecar(run_dir).get("hparams")).get("output_dir")
+        sidecar = read_sidecar(run_dir)
     except SourceError:
         return []
+    out = _dict(sidecar.get("hparams")).get("output_dir")
     if not isinstance(out, str) or not out:
         return []
     out = os.path.realpath(os.path.join(run_dir, out))
-    if not out.startswith(os.path.realpath(root) + os.sep):
+    inside = os.path.realpath(root) + os.sep
+    if not out.startswith(inside):
         return []  # never read outside the root, whatever a sidecar says
     found = []
     try:
         found += [os.path.join(out, f) for f in sorted(os.listdir(out)) if is_log_name(f)]
     except OSError:
         pass
-    # submitit's per-rank logs of this run's own task (<sweep>_<task>/.submitit), not its siblings'
+    # submitit's per-rank logs of this run's own task, not its siblings'
     pattern = os.path.join(glob.escape(out), ".submitit", "*_log.[oe][ur][tr]")
     found += sorted(glob.glob(pattern))
+    task = submitit_task(sidecar, run_dir)
+    if task is not None:
+        job = f"{task[0]}_{task[1]}"
+        folder = os.path.join(os.path.dirname(out), job, ".submitit")
+        ranks = glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(job)}_*_log.[oe][ur][tr]"))
+        found += [p for p in sorted(ranks, key=_rank_order) if p not in found and SUBMITIT.match(os.path.basename(p))
+                  and SUBMITIT.match(os.path.basename(p))["job"] == job]
     # a symlinked log or submitit folder may still lead outside the root
-    return [p for p in found if os.path.realpath(p).startswith(os.path.realpath(root) + os.sep)]
+    return [p for p in found if os.path.realpath(p).startswith(inside)]
+
+
+def _rank_order(path):
+    m = SUBMITIT.match(os.path.basename(path))
+    return (int(m["rank"]), m["kind"] != "out") if m else (1 << 30, path)
 
 
 class SptHooks(RunHooks):
