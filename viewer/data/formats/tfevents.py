@@ -24,6 +24,9 @@ import os
 import re
 import struct
 import time as _time
+from array import array
+
+from google_crc32c import value as _crc32c
 
 from .base import NAN, MetricTable, Part, RunHooks, open_regular, safe_text, stat_or_none
 
@@ -34,22 +37,53 @@ CHUNK = 4 << 20             # bytes read per call when catching up
 MAX_TEXT = 4096             # characters of a text summary kept for the config tab
 MASK_DELTA = 0xA282EAD8
 
+BATCH = 4096                # records parsed by one ParseFromString
 _pb = None
 
 
 def protos():
-    """(event_pb2, plugin_hparams_pb2), imported on first use (numpy comes with tensorboardX)."""
+    """(event_pb2, plugin_hparams_pb2, EventBatch), imported on first use (tensorboardX brings numpy).
+
+    ``EventBatch`` is ``message EventBatch { repeated Event events = 1; }``, declared here through
+    protobuf's descriptor API: records framed as its field 1 are parsed by one call in C."""
     global _pb
     if _pb is None:
-        from tensorboardX.proto import event_pb2, plugin_hparams_pb2, plugin_text_pb2  # noqa: F401
-        _pb = (event_pb2, plugin_hparams_pb2)
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+        from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+
+        pool = descriptor_pool.Default()
+        name = "tailboard/event_batch.proto"
+        try:
+            desc = pool.FindMessageTypeByName("tailboard.EventBatch")
+        except KeyError:
+            f = descriptor_pb2.FileDescriptorProto(name=name, package="tailboard", syntax="proto3",
+                                                   dependency=[event_pb2.DESCRIPTOR.name])
+            m = f.message_type.add(name="EventBatch")
+            m.field.add(name="events", number=1, label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
+                        type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+                        type_name="." + event_pb2.Event.DESCRIPTOR.full_name)
+            pool.Add(f)
+            desc = pool.FindMessageTypeByName("tailboard.EventBatch")
+        _pb = (event_pb2, plugin_hparams_pb2, message_factory.GetMessageClass(desc))
     return _pb
 
 
-def masked_crc(data):
-    import google_crc32c
+def _varint(n):
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
-    crc = google_crc32c.value(data)
+
+def _field(data):
+    """``data`` as field 1 (length-delimited) of an ``EventBatch``."""
+    return b"\x0a" + _varint(len(data)) + data
+
+
+def masked_crc(data):
+    crc = _crc32c(data)
     return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -157,7 +191,7 @@ class RecordReader:
         return max(pos, n - HEADER + 1) if n >= HEADER else n
 
 
-def _scalar(value, pb):
+def _scalar(value):
     """The float a summary value holds, or None (an image, a histogram, text)."""
     kind = value.WhichOneof("value")
     if kind == "simple_value":
@@ -197,6 +231,7 @@ class EventSource:
         self.text = {}       # tag -> (step, text)
         self.first_time = None
         self.last_time = None
+        self.bad_events = 0  # records with a good CRC that are no Event
 
     @property
     def problem(self):
@@ -215,12 +250,15 @@ class EventSource:
                 parts.append(f"{r.too_long} record(s) over {MAX_RECORD >> 20} MiB skipped")
             if parts:
                 out.append(f"{name}: " + "; ".join(parts))
+        if self.bad_events:
+            out.append(f"{self.bad_events} record(s) with a good CRC but no Event skipped")
         return "; ".join(out) or None
 
     def _reset(self):
         self.table.reset()
         self.plugins, self.hparams, self.text = {}, {}, {}
         self.first_time = self.last_time = None
+        self.bad_events = 0
         for r in self.readers.values():
             r.restart()
 
@@ -248,43 +286,80 @@ class EventSource:
             stats.append((r, st.st_size))
         if not stats:
             return changed
-        pb = protos()[0]
         for r, size in stats:
+            batch = []
             for data in r.records(size):
-                changed |= self._event(data, pb)
+                batch.append(data)
+                if len(batch) >= BATCH:
+                    changed |= self._events(batch)
+                    batch = []
+            if batch:
+                changed |= self._events(batch)
         return changed
 
-    def _event(self, data, pb):
-        ev = pb.Event()
+    def _events(self, records):
+        """Parse a batch of records in one call (as one ``EventBatch``, C does the loop) and
+        append their scalars column-wise; a batch that does not parse is parsed record by record,
+        so one bad record (a good CRC over bytes that are no Event) costs only itself."""
+        batch_cls = protos()[2]
+        batch = batch_cls()
+        buf = b"".join(_field(data) for data in records)
         try:
-            ev.ParseFromString(data)
-        except Exception:  # noqa: BLE001 - a record with a good CRC but not an Event
-            return False
-        wall = ev.wall_time or NAN
-        if ev.wall_time:
-            self.first_time = self.first_time or ev.wall_time
-            self.last_time = ev.wall_time
-        if not ev.HasField("summary"):
-            return False
-        step = float(ev.step)
-        for v in ev.summary.value:
-            tag = v.tag
-            if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
-                self.plugins[tag] = v.metadata.plugin_data.plugin_name
-            plugin = self.plugins.get(tag, "")
-            if plugin == "hparams":
-                self._hparams(v)
+            batch.ParseFromString(buf)
+            events = batch.events
+        except Exception:  # noqa: BLE001
+            events = []
+            for data in records:
+                one = batch_cls()
+                try:
+                    one.ParseFromString(_field(data))
+                except Exception:  # noqa: BLE001
+                    self.bad_events += 1
+                    continue
+                events.append(one.events[0])
+        cols = {}
+        plugins = self.plugins
+        for ev in events:
+            wall = ev.wall_time
+            if wall:
+                self.first_time = self.first_time or wall
+                self.last_time = wall
+            values = ev.summary.value
+            if not values:
                 continue
-            if plugin == "text":
-                t = v.tensor
-                if t.string_val:
-                    text = b"\n".join(t.string_val).decode("utf-8", "replace")
-                    self.text[safe_text(tag)] = (ev.step, text[:MAX_TEXT])
-                continue
-            y = _scalar(v, pb) if plugin in ("", "scalars") else None
-            if y is not None:
-                self.table.get(tag).append(step, NAN, wall, y)
-        return True
+            step = float(ev.step)
+            for v in values:
+                tag = v.tag
+                plugin = plugins.get(tag)
+                if plugin is None:
+                    plugin = plugins[tag] = v.metadata.plugin_data.plugin_name
+                if plugin == "" or plugin == "scalars":
+                    if v.WhichOneof("value") == "simple_value":
+                        y = v.simple_value
+                    else:
+                        y = _scalar(v)
+                        if y is None:
+                            continue
+                    c = cols.get(tag)
+                    if c is None:
+                        c = cols[tag] = ([], [], [])
+                    c[0].append(step)
+                    c[1].append(wall or NAN)
+                    c[2].append(y)
+                elif plugin == "hparams":
+                    self._hparams(v)
+                elif plugin == "text":
+                    t = v.tensor
+                    if t.string_val:
+                        text = b"\n".join(t.string_val).decode("utf-8", "replace")
+                        self.text[safe_text(tag)] = (ev.step, text[:MAX_TEXT])
+        for tag, (steps, walls, ys) in cols.items():
+            s = self.table.get(tag)
+            s.step.extend(array("d", steps))
+            s.epoch.extend(array("d", [NAN]) * len(steps))
+            s.time.extend(array("d", walls))
+            s.y.extend(array("d", ys))
+        return bool(events)
 
     def _hparams(self, v):
         hp = protos()[1].HParamsPluginData()
