@@ -238,3 +238,20 @@ def test_records_appended_while_an_sse_client_listens_arrive_as_deltas(tmp_path)
         sse.close()
     finally:
         stop_server(proc)
+
+
+def test_images_are_media_items_served_from_the_event_file(tmp_path):
+    from conftest import viewer_app
+
+    copy(tmp_path, "scalars")
+    want = accumulate(os.path.join(DATA, "scalars")).Images("samples/red")
+    with viewer_app(tmp_path / "runs") as app:
+        c = app.test_client()
+        media = c.get("/api/runs/scalars/media").get_json()["media"]
+        assert [(m["tag"], m["step"], m["type"]) for m in media] == [("samples/red", e.step, "image") for e in want]
+        r = c.get(media[0]["url"])
+        assert r.status_code == 200 and r.mimetype == "image/png"
+        assert r.data == want[0].encoded_image_string
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert c.get("/api/runs/scalars/media/1").status_code == 404
+        assert c.get("/api/runs/scalars/media/99999999999").status_code == 404

@@ -203,14 +203,16 @@ def run_context(run_id):
 
 
 def media_context(run_id):
-    return media_json(store().media(run_id))
+    return media_json(store().media(run_id), run_id)
 
 
-def media_json(items):
-    """Media items as the API gives them: ``path`` (relative to the root) becomes a ``url``."""
+def media_json(items, run_id=None):
+    """Media items as the API gives them: ``path`` (relative to the root) becomes a ``url``;
+    an item inside a file (``blob``: an image in an event file) is served by the run's API."""
     files_root = url_for("tailboard.files.serve", relpath="")
     return [{"tag": m["tag"], "step": m["step"], "type": m["type"], "caption": m["caption"],
-             "url": files_root + quote(m["path"], safe=URL_SAFE)} for m in items]
+             "url": url_for("tailboard.api.run_path", path=f"{run_id}/media/{m['index']}")
+             if "blob" in m else files_root + quote(m["path"], safe=URL_SAFE)} for m in items]
 
 
 def _step_key(m):

@@ -34,6 +34,8 @@ EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
 HEADER = 12                 # uint64 length + uint32 length CRC
 MAX_RECORD = 64 << 20       # an image summary is a few MB; a bigger length is garbage or hostile
 CHUNK = 4 << 20             # bytes read per call when catching up
+MAX_IMAGES = 5000           # image items listed per run
+MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 MAX_TEXT = 4096             # characters of a text summary kept for the config tab
 MASK_DELTA = 0xA282EAD8
 
@@ -87,6 +89,33 @@ def masked_crc(data):
     return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
 
 
+def image_type(data):
+    """The MIME type of encoded image bytes, from their magic number (never text or HTML)."""
+    for magic, mime in MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+class EventMedia:
+    """The images of a run's event files as media items (``blob`` says where each lies)."""
+
+    def __init__(self, source):
+        self.source = source
+
+    @property
+    def items(self):
+        return self.source.images
+
+    def refresh(self):
+        return list(self.source.images)
+
+    def blob(self, item):
+        return self.source.image(item)
+
+
 def is_event_file(name):
     return bool(EVENT_FILE.match(name)) and not name.endswith((".tmp", ".lock"))
 
@@ -124,7 +153,7 @@ class RecordReader:
         return False
 
     def records(self, size):
-        """Yield the data of each complete, valid record between the offset and ``size``."""
+        """Yield ``(offset, data)`` of each complete, valid record between the offset and ``size``."""
         if self.not_events:
             return
         with open_regular(self.path) as f:
@@ -157,11 +186,11 @@ class RecordReader:
                         break  # torn: the rest is not written yet (or not in this chunk)
                     data = buf[pos + HEADER:pos + HEADER + length]
                     (dcrc,) = struct.unpack_from("<I", buf, end - 4)
-                    pos = end
+                    at, pos = self.offset + pos, end
                     if masked_crc(data) != dcrc:
                         self.bad_crc += 1
                         continue
-                    yield data
+                    yield at, data
                 if pos == 0:
                     if self.offset + n >= size or n < CHUNK:
                         return  # a torn record (or a large one still being written)
@@ -173,7 +202,7 @@ class RecordReader:
                     rec = f.read(HEADER + length + 4)
                     data = rec[HEADER:HEADER + length]
                     if masked_crc(data) == struct.unpack_from("<I", rec, HEADER + length)[0]:
-                        yield data
+                        yield self.offset, data
                     else:
                         self.bad_crc += 1
                     self.offset += HEADER + length + 4
@@ -232,6 +261,7 @@ class EventSource:
         self.first_time = None
         self.last_time = None
         self.bad_events = 0  # records with a good CRC that are no Event
+        self.images = []     # media items, in file order (append-only: the list is a cursor)
 
     @property
     def problem(self):
@@ -259,6 +289,7 @@ class EventSource:
         self.plugins, self.hparams, self.text = {}, {}, {}
         self.first_time = self.last_time = None
         self.bad_events = 0
+        self.images = []
         for r in self.readers.values():
             r.restart()
 
@@ -287,39 +318,39 @@ class EventSource:
         if not stats:
             return changed
         for r, size in stats:
-            batch = []
-            for data in r.records(size):
-                batch.append(data)
+            batch, name = [], os.path.basename(r.path)
+            for rec in r.records(size):
+                batch.append(rec)
                 if len(batch) >= BATCH:
-                    changed |= self._events(batch)
+                    changed |= self._events(batch, name)
                     batch = []
             if batch:
-                changed |= self._events(batch)
+                changed |= self._events(batch, name)
         return changed
 
-    def _events(self, records):
+    def _events(self, records, name):
         """Parse a batch of records in one call (as one ``EventBatch``, C does the loop) and
         append their scalars column-wise; a batch that does not parse is parsed record by record,
         so one bad record (a good CRC over bytes that are no Event) costs only itself."""
         batch_cls = protos()[2]
         batch = batch_cls()
-        buf = b"".join(_field(data) for data in records)
+        buf = b"".join(_field(data) for _, data in records)
         try:
             batch.ParseFromString(buf)
-            events = batch.events
+            events = zip((at for at, _ in records), batch.events)
         except Exception:  # noqa: BLE001
             events = []
-            for data in records:
+            for at, data in records:
                 one = batch_cls()
                 try:
                     one.ParseFromString(_field(data))
                 except Exception:  # noqa: BLE001
                     self.bad_events += 1
                     continue
-                events.append(one.events[0])
+                events.append((at, one.events[0]))
         cols = {}
         plugins = self.plugins
-        for ev in events:
+        for at, ev in events:
             wall = ev.wall_time
             if wall:
                 self.first_time = self.first_time or wall
@@ -328,14 +359,18 @@ class EventSource:
             if not values:
                 continue
             step = float(ev.step)
-            for v in values:
+            for i, v in enumerate(values):
                 tag = v.tag
                 plugin = plugins.get(tag)
                 if plugin is None:
                     plugin = plugins[tag] = v.metadata.plugin_data.plugin_name
                 if plugin == "" or plugin == "scalars":
-                    if v.WhichOneof("value") == "simple_value":
+                    kind = v.WhichOneof("value")
+                    if kind == "simple_value":
                         y = v.simple_value
+                    elif kind == "image":
+                        self._image(tag, ev.step, name, at, i, 0)
+                        continue
                     else:
                         y = _scalar(v)
                         if y is None:
@@ -348,6 +383,9 @@ class EventSource:
                     c[2].append(y)
                 elif plugin == "hparams":
                     self._hparams(v)
+                elif plugin == "images":  # TF2 tf.summary.image: [width, height, image, ...]
+                    for k in range(max(0, len(v.tensor.string_val) - 2)):
+                        self._image(tag, ev.step, name, at, i, k)
                 elif plugin == "text":
                     t = v.tensor
                     if t.string_val:
@@ -359,7 +397,36 @@ class EventSource:
             s.epoch.extend(array("d", [NAN]) * len(steps))
             s.time.extend(array("d", walls))
             s.y.extend(array("d", ys))
-        return bool(events)
+        return bool(records)
+
+    def _image(self, tag, step, name, at, i, k):
+        if len(self.images) < MAX_IMAGES:
+            self.images.append({"tag": safe_text(tag), "step": step, "type": "image", "path": name,
+                                "caption": f"{safe_text(tag)} step {step}" + (f" #{k}" if k else ""),
+                                "blob": (name, at, i, k), "index": len(self.images)})
+
+    def image(self, item):
+        """``(bytes, mimetype)`` of an image item: its record read again, checked, parsed."""
+        name, at, i, k = item["blob"]
+        if name not in self.readers:
+            return None
+        with open_regular(os.path.join(self.run_dir, name), within=self.run_dir) as f:
+            f.seek(at)
+            head = f.read(HEADER)
+            if len(head) < HEADER or masked_crc(head[:8]) != struct.unpack_from("<I", head, 8)[0]:
+                return None
+            (length,) = struct.unpack_from("<Q", head)
+            if length > MAX_RECORD:
+                return None
+            rec = f.read(length + 4)
+        data = rec[:length]
+        if len(rec) < length + 4 or masked_crc(data) != struct.unpack_from("<I", rec, length)[0]:
+            return None  # rewritten since it was listed
+        ev = protos()[0].Event()
+        ev.ParseFromString(data)
+        v = ev.summary.value[i]
+        img = v.image.encoded_image_string if v.WhichOneof("value") == "image" else v.tensor.string_val[k + 2]
+        return img, image_type(img)
 
     def _hparams(self, v):
         hp = protos()[1].HParamsPluginData()
@@ -421,7 +488,8 @@ def detect(dirpath, files, subdirs):
             out = source.meta(run_dir)
             out["hparams"] = {**read_hparams_yaml(hp), **out["hparams"]}
             return out
-    return Part("tensorboard", 40, metrics=[source], meta=meta, hooks=EventHooks([source], extra=extra))
+    return Part("tensorboard", 40, metrics=[source], meta=meta, media=EventMedia(source),
+                hooks=EventHooks([source], extra=extra))
 
 
 def hf_output_dir(path):

@@ -29,6 +29,9 @@ def resolve(path):
     for suffix in SUFFIXES:
         if path.endswith("/" + suffix) and s.has(path[: -len(suffix) - 1]):
             return path[: -len(suffix) - 1], suffix, None
+    head, sep, n = path.rpartition("/media/")
+    if sep and n.isdigit() and len(n) < 10 and s.has(head):
+        return head, "media-item", n
     i = path.rfind("/logs/")
     while i > 0:
         rid, stream = path[:i], path[i + 6:]
@@ -91,6 +94,13 @@ def run_path(path):
         return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
     if action == "media":
         return json_response({"media": media_context(rid)})
+    if action == "media-item":  # an image inside a file (TensorBoard event file)
+        data, mimetype = store().media_blob(rid, int(stream))
+        resp = Response(data, mimetype=mimetype)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Content-Security-Policy"] = "sandbox"
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
     nbytes = _int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
     data, start, size = store().log_tail(rid, stream, nbytes)
     resp = Response(data, mimetype="text/plain")

@@ -251,5 +251,5 @@ class Publisher:
             new = [m for m in items if os.path.join(store.root, m["path"]) in paths]
         if new:
             self.viewer.bus.publish("media", json.dumps({"run": rid, "reset": False, "from": start,
-                                                         "items": media_json(new)}), audience=rid)
+                                                         "items": media_json(new, rid)}), audience=rid)
 
