@@ -31,7 +31,7 @@ def resolve(path):
             return path[: -len(suffix) - 1], suffix, None
     head, sep, n = path.rpartition("/media/")
     if sep and n.isdigit() and len(n) < 10 and s.has(head):
-        return head, "media-item", n
+        return head, "media", n
     i = path.rfind("/logs/")
     while i > 0:
         rid, stream = path[:i], path[i + 6:]
@@ -92,9 +92,9 @@ def run_path(path):
     if action == "logs":
         streams = store().streams(rid)
         return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
-    if action == "media":
+    if action == "media" and stream is None:
         return json_response({"media": media_context(rid)})
-    if action == "media-item":  # an image inside a file (TensorBoard event file)
+    if action == "media":  # /media/<n>: an image inside a file (a TensorBoard event file)
         data, mimetype = store().media_blob(rid, int(stream))
         resp = Response(data, mimetype=mimetype)
         resp.headers["X-Content-Type-Options"] = "nosniff"
