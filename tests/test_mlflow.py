@@ -69,6 +69,7 @@ def test_run_fields_and_hidden_deleted_runs(root):
 
 
 def test_a_running_run_with_no_write_is_stale(root):
+    os.utime(root / "mlruns" / EXP / RUNNING / "metrics" / "loss")  # just written
     store = scanned(root)
     assert store.get(rid(RUNNING)).status() == "running"
     later = scanned(root, stale_after=60, clock=lambda: time.time() + 3600)
@@ -154,3 +155,16 @@ def test_metric_lines_appended_while_an_sse_client_listens_arrive(root):
         sse.close()
     finally:
         stop_server(proc)
+
+
+def test_trash_and_deleted_experiments_are_not_shown(root):
+    exp = root / "mlruns" / EXP
+    shutil.copytree(exp / DONE, root / "mlruns" / ".trash" / DONE)   # a deleted experiment's runs
+    other = root / "mlruns" / "42"
+    shutil.copytree(exp / DONE, other / DONE)
+    (other / "meta.yaml").write_text((exp / "meta.yaml").read_text().replace("lifecycle_stage: active",
+                                                                            "lifecycle_stage: deleted"))
+    store = scanned(root)
+    assert sorted(r.id for r in store.runs()) == sorted(rid(r) for r in (DONE, FAILED, RUNNING))
+    (other / "meta.yaml").write_text((exp / "meta.yaml").read_text())  # restored
+    assert rid(DONE).replace(EXP, "42") in {r.id for r in scanned(root).runs()}
