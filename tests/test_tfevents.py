@@ -170,6 +170,7 @@ def test_a_gigantic_length_prefix_is_never_allocated(tmp_path):
     s = source(d)
     assert list(s.table.series["x"].y) == [1.0]   # and no MemoryError: it waits for bytes that never come
     assert s.refresh() is False
+    assert f"announces {1 << 62:,} bytes" in s.problem
 
 
 def test_a_record_over_the_limit_is_skipped_unread(tmp_path, monkeypatch):

@@ -140,6 +140,7 @@ class RecordReader:
         self.bad_length = 0      # places where the length CRC was wrong (resynchronised)
         self.too_long = 0        # records over MAX_RECORD, skipped unread
         self.not_events = False  # the first record is no record: not an event file
+        self.huge = None         # (offset, length) of a record over MAX_RECORD not (yet) all there
 
     def rewound(self, size):
         if size < self.offset:
@@ -178,6 +179,7 @@ class RecordReader:
                     end = pos + HEADER + length + 4
                     if length > MAX_RECORD:
                         if self.offset + end > size:
+                            self.huge = (self.offset + pos, length)
                             break  # may still be written; never allocated
                         self.too_long += 1
                         pos = end
@@ -276,6 +278,9 @@ class EventSource:
                 parts.append(f"{r.bad_crc} record(s) with a wrong data CRC skipped")
             if r.bad_length:
                 parts.append(f"{r.bad_length} place(s) with a wrong length CRC skipped")
+            if r.huge and r.huge[0] >= r.offset:
+                parts.append(f"the record at byte {r.huge[0]} announces {r.huge[1]:,} bytes "
+                             f"(over {MAX_RECORD >> 20} MiB): not read, later records wait behind it")
             if r.too_long:
                 parts.append(f"{r.too_long} record(s) over {MAX_RECORD >> 20} MiB skipped")
             if parts:
