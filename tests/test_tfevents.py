@@ -90,6 +90,13 @@ def test_run_json_has_hparams_text_and_the_tensorboard_format(tmp_path):
     assert store.get("scalars").meta["text"] == {"notes/text_summary": "first **run** of the sample (step 0)"}
     assert set(run["metrics"]) == {"train/loss", "train/acc", "val/loss", "hparam/best"}
     assert run["created_at"] > 1.7e9
+    from conftest import viewer_app
+
+    copy(tmp_path, "tf2")
+    with viewer_app(tmp_path / "runs") as app:
+        page = app.test_client().get("/runs/scalars?tab=config").get_data(as_text=True)
+        assert "Text summaries" in page and "first **run** of the sample (step 0)" in page
+        assert "Text summaries" not in app.test_client().get("/runs/tf2?tab=config").get_data(as_text=True)
 
 
 def test_lightning_version_folder_gets_its_hparams_yaml(tmp_path):

@@ -199,6 +199,7 @@ def run_context(run_id):
                        for p in s.reports(run_id)]
     data["path"] = safe_text(run.path)  # a folder name may hold bytes that are not UTF-8
     data["sidecar"] = run.meta.get("sidecar", {})
+    data["text"] = run.meta.get("text", {})  # TensorBoard text summaries: tag -> last text (step)
     return data
 
 
