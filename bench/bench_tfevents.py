@@ -148,8 +148,8 @@ def bench_live(tmp, args, fig):
             with open(path, "ab") as f:
                 t = time.perf_counter()
                 f.write(rec)
-            sse.next("metrics", timeout=10, where=lambda e, i=i: f'"step": [{i}]' in e["data"]
-                     or f'"step":[{i}]' in e["data"])
+            sse.next("metrics", timeout=10, where=lambda e, i=i: i in json.loads(e["data"])
+                     .get("series", {}).get("loss", {}).get("step", []))
             lat.append((time.perf_counter() - t) * 1000)
             time.sleep(random.uniform(0.03, 0.05))
         sse.close()
@@ -172,6 +172,7 @@ def main():
     fig = {}
     if args.skip != "big":
         bench_big(args.tmp, args, fig)
+        print(json.dumps(fig), flush=True)
     if args.skip != "live":
         bench_live(args.tmp, args, fig)
     for k, v in fig.items():

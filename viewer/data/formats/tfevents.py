@@ -38,6 +38,9 @@ MAX_IMAGES = 5000           # image items listed per run
 MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 MAX_TEXT = 4096             # characters of a text summary kept for the config tab
 MASK_DELTA = 0xA282EAD8
+_HEAD = struct.Struct("<QI")
+_CRC = struct.Struct("<I")
+_BYTE = [bytes((i,)) for i in range(256)]
 
 BATCH = 4096                # records parsed by one ParseFromString
 _pb = None
@@ -71,6 +74,8 @@ def protos():
 
 
 def _varint(n):
+    if n < 0x80:
+        return _BYTE[n]
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -154,7 +159,8 @@ class RecordReader:
         return False
 
     def records(self, size):
-        """Yield ``(offset, data)`` of each complete, valid record between the offset and ``size``."""
+        """Yield lists of ``(offset, data)``: the complete, valid records between the offset and
+        ``size``, one list per chunk read."""
         if self.not_events:
             return
         with open_regular(self.path) as f:
@@ -164,11 +170,12 @@ class RecordReader:
                 if not self.head:
                     self.head = buf[:64]
                 pos, n = 0, len(buf)
+                out = []
+                crc, head_of, crc_of = _crc32c, _HEAD.unpack_from, _CRC.unpack_from
                 while pos + HEADER <= n:
-                    head = buf[pos:pos + 8]
-                    (length,) = struct.unpack_from("<Q", buf, pos)
-                    (lcrc,) = struct.unpack_from("<I", buf, pos + 8)
-                    if masked_crc(head) != lcrc:
+                    length, lcrc = head_of(buf, pos)
+                    c = crc(buf[pos:pos + 8])
+                    if (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF != lcrc:
                         if self.offset + pos == 0:
                             self.not_events = True  # a CSV named like an event file, say
                             self.offset = size
@@ -186,13 +193,15 @@ class RecordReader:
                         continue
                     if end > n:
                         break  # torn: the rest is not written yet (or not in this chunk)
-                    data = buf[pos + HEADER:pos + HEADER + length]
-                    (dcrc,) = struct.unpack_from("<I", buf, end - 4)
-                    at, pos = self.offset + pos, end
-                    if masked_crc(data) != dcrc:
+                    data = buf[pos + HEADER:end - 4]
+                    c = crc(data)
+                    if (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF != crc_of(buf, end - 4)[0]:
                         self.bad_crc += 1
-                        continue
-                    yield at, data
+                    else:
+                        out.append((self.offset + pos, data))
+                    pos = end
+                if out:
+                    yield out
                 if pos == 0:
                     if self.offset + n >= size or n < CHUNK:
                         return  # a torn record (or a large one still being written)
@@ -204,7 +213,7 @@ class RecordReader:
                     rec = f.read(HEADER + length + 4)
                     data = rec[HEADER:HEADER + length]
                     if masked_crc(data) == struct.unpack_from("<I", rec, HEADER + length)[0]:
-                        yield self.offset, data
+                        yield [(self.offset, data)]
                     else:
                         self.bad_crc += 1
                     self.offset += HEADER + length + 4
@@ -324,8 +333,8 @@ class EventSource:
             return changed
         for r, size in stats:
             batch, name = [], os.path.basename(r.path)
-            for rec in r.records(size):
-                batch.append(rec)
+            for recs in r.records(size):
+                batch += recs
                 if len(batch) >= BATCH:
                     changed |= self._events(batch, name)
                     batch = []
