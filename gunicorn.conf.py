@@ -16,9 +16,15 @@ repository folder this is all it takes:
 - Binds 127.0.0.1 (port ``TAILBOARD_PORT``, 8000) unless ``TAILBOARD_BIND`` or ``-b`` says
   otherwise. Listening beyond loopback without ``VIEWER_TOKEN`` generates one, printed as
   ``Tailboard: open http://<host>:<port>/?token=<token>`` (``when_ready``, below).
+- The access log (off unless ``--access-logfile``) never shows a token or a report capability:
+  ``RedactingLogger`` passes every field through ``viewer.web.access.redact``.
 """
+import logging
 import os
+import secrets
 import sys
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("TAILBOARD_BIND") or "127.0.0.1:" + os.environ.get("TAILBOARD_PORT", "8000")
 worker_class = "gevent"
@@ -43,6 +49,8 @@ def when_ready(server):
     from viewer.bind import token_for_bind  # stdlib only at import: safe before gevent patches
 
     addresses = [_address(lnr.sock.getsockname()) for lnr in server.LISTENERS]
+    # one secret for every worker: a report's capability minted by one is good on the others
+    os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
     token_for_bind(addresses, scheme="https" if server.cfg.is_ssl else "http")
 
 
@@ -55,3 +63,31 @@ def post_worker_init(worker):
     from viewer.serve import stop_on_signals
 
     stop_on_signals(worker)
+
+
+class _RedactOnceLoaded(logging.Filter):
+    """``viewer.web.access.RedactFilter`` once a worker has loaded the app (the master, which
+    must not import it before gevent patches, logs no request)."""
+
+    def filter(self, record):
+        access = sys.modules.get("viewer.web.access")
+        return access.RedactFilter().filter(record) if access is not None else True
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with tokens and report capabilities cut out of every access-log field
+    (request line, path, query, Referer, any header or environ atom a custom format names) and
+    of the error log ("Error handling request /?token=...")."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.error_log.addFilter(_RedactOnceLoaded())
+
+    def atoms(self, resp, req, environ, request_time):
+        from viewer.web.access import redact  # in the worker, after gevent patched the stdlib
+
+        return {k: redact(v) if isinstance(v, str) else v
+                for k, v in super().atoms(resp, req, environ, request_time).items()}
+
+
+logger_class = RedactingLogger

@@ -6,7 +6,7 @@ re-fetch of a 1,000,000-row run, in Debian's chromium (Playwright) against the r
 
 The page is ``/compare?run=...`` (the real compare view including the charts partial); when
 that route is missing, a page of our own (``_charts.html`` rendered with ``chart_context`` for
-the 10 runs, served at the server's origin so the real charts.js fetches the real API). The
+the 10 runs, served at the server's origin so the real static/charts/ modules fetch the real API). The
 output says which. Draw time is the page's ``data-draw-ms``: from the metrics being in hand to
 the last uPlot paint (building the tree, aligning the runs, smoothing, drawing). Zoom time is
 ``data-zoom-ms``: from the drag's release to the re-fetched full-resolution points painted.

@@ -13,15 +13,60 @@ import time
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLES = os.path.join(os.path.dirname(REPO), "shared", "samples")
-EXAMPLES = os.path.join(REPO, "examples", "runs")
+# Real run folders written by the real tools (tests/data/README.md says which tool wrote each).
+SAMPLES = os.path.join(REPO, "tests", "data", "samples")
 SPT_ID = "spt/runs/20261121/142732/1c80a3b1799d"
 LIGHTNING_ID = "lightning/lightning_logs/version_0"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                                    reason="Debian's chromium is not installed (CI installs it)")
+# what a test (or a fixture it uses, or a helper either calls) names when it starts a real server
+SERVER_STARTS = {"start_server", "Popen", "live_server"}
+BROWSER_FIXTURES = {"browser", "page"}
+
+
+def _names_a_server_start(code, namespace, seen):
+    """True when ``code``, a code object nested in it or a test-suite function it names (looked up
+    in ``namespace``, its module's globals) names one of ``SERVER_STARTS``."""
+    if code in seen:
+        return False
+    seen.add(code)
+    if SERVER_STARTS & set(code.co_names):
+        return True
+    for const in code.co_consts:
+        if hasattr(const, "co_names") and _names_a_server_start(const, namespace, seen):
+            return True
+    for name in code.co_names:
+        obj = namespace.get(name)
+        mod = getattr(obj, "__module__", "") or ""
+        if not (mod.startswith("test_") or mod in ("conftest", "live_clients")):
+            continue  # only the suite's own helpers are followed
+        fns = [v for v in vars(obj).values() if hasattr(v, "__code__")] if isinstance(obj, type) else [obj]
+        if any(hasattr(fn, "__code__") and _names_a_server_start(fn.__code__, fn.__globals__, seen) for fn in fns):
+            return True
+    return False
+
+
+def _starts_a_server(item):
+    """True when the test, a fixture it uses, or a suite helper either calls starts a real server."""
+    funcs = [item.function] if hasattr(item, "function") else []
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in info.name2fixturedefs.values() if info else ():
+        for fixturedef in defs:
+            if fixturedef.argname in SERVER_STARTS:
+                return True
+            funcs.append(getattr(fixturedef.func, "__wrapped__", fixturedef.func))
+    return any(hasattr(f, "__code__") and _names_a_server_start(f.__code__, f.__globals__, set()) for f in funcs)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark what a test needs, from what it uses: ``browser`` (the browser or page fixture),
+    ``live`` (a real server in a subprocess). ``-m "not browser"`` is then the fast loop."""
+    for item in items:
+        if BROWSER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)
+        if _starts_a_server(item):
+            item.add_marker(pytest.mark.live)
 
 
 def scanned(root, **kw):
@@ -37,23 +82,19 @@ def series(store, rid, **kw):
     return store.metrics(rid, **kw)["series"]
 
 
-def samples_dir():
-    """The shared real samples when present beside the checkout, else the bundled copies."""
-    return SAMPLES if os.path.isdir(SAMPLES) else None
-
-
-@pytest.fixture
-def samples(tmp_path):
-    """A writable copy of ../shared/samples (the real files the tools wrote)."""
-    src = samples_dir()
-    if src is None:
-        pytest.skip("../shared/samples not present")
-    dst = tmp_path / "samples"
-    shutil.copytree(src, dst)
+def copy_samples(dst):
+    """A writable copy of the in-repo samples at ``dst`` (tests edit it; the checkout stays as is)."""
+    shutil.copytree(SAMPLES, dst)
     for dirpath, dirs, files in os.walk(dst):
         for name in dirs + files:
             os.chmod(os.path.join(dirpath, name), 0o755 if name in dirs else 0o644)
     return dst
+
+
+@pytest.fixture
+def samples(tmp_path):
+    """A writable copy of tests/data/samples (the real files the tools wrote)."""
+    return copy_samples(tmp_path / "samples")
 
 
 @contextlib.contextmanager
@@ -120,6 +161,9 @@ def browser():
     if not getattr(Page.wait_for_function, "csp_safe", False):
         # every page, however made: the viewer's CSP forbids the eval Playwright polls with
         Page.wait_for_function = csp_safe(Page.wait_for_function, method=True)
+    if not os.path.exists(CHROMIUM):  # fail, never skip: CI installs it (.ci/run)
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium, or leave the browser tests out "
+                    "with -m 'not browser'", pytrace=False)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

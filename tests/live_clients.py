@@ -8,6 +8,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from urllib.parse import urlparse
@@ -34,8 +35,12 @@ def start_server(kind, root, **env):
     else:
         gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
         cmd = [gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "app:create_app()"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    # a file, not a pipe: nothing reads it while the server runs, and a full pipe (64 KiB of
+    # request log lines, a few hundred page loads) would block the server mid-request
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT,
                             preexec_fn=die_with_parent)
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -47,7 +52,8 @@ def start_server(kind, root, **env):
             pass  # not listening yet, or a worker still starting (two workers: over 1 s)
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"{kind} did not start: " + proc.stdout.read().decode(errors="replace"))
+    log.seek(0)
+    raise RuntimeError(f"{kind} did not start: " + log.read().decode(errors="replace"))
 
 
 def stop_server(proc):
@@ -57,7 +63,9 @@ def stop_server(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    proc.stdout.close()
+    for out in (getattr(proc, "log", None), proc.stdout):
+        if out is not None:
+            out.close()
 
 
 class SSE:

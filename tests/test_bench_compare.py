@@ -44,8 +44,7 @@ def test_tailboard_reads_the_spt_folder_the_spt_peer_reads(tmp_path):
 
 
 def test_the_spt_viewer_reads_the_same_values(tmp_path):
-    if not os.path.isdir(os.path.join(peer_spt.SPT_SRC, "stable_pretraining", "web")):
-        pytest.skip("spt web not unpacked (python bench/compare.py --peers spt does it)")
+    peer_spt.SptPeer().setup()  # the spt wheel's viewer, unpacked once (cached under /tmp/tailboard-peers)
     sys.path.insert(0, peer_spt.SPT_SRC)
     from stable_pretraining.web.scan import RunScanner
 

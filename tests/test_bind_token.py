@@ -144,6 +144,16 @@ def test_a_token_is_generated_only_when_needed(monkeypatch, capsys):
     assert token_for_bind([("0.0.0.0", 5000)]) is None  # already set: the same token everywhere
 
 
+def test_gunicorn_master_deciding_the_token_imports_only_the_standard_library():
+    """``when_ready`` runs in gunicorn's master, before its gevent workers patch the standard
+    library: deciding the token must not load Flask (nor anything that starts threads)."""
+    code = ("import sys; from app import token_for_bind; token_for_bind([('127.0.0.1', 1)], is_open='no'); "
+            "print(sorted(m for m in ('flask', 'werkzeug', 'gevent', 'watchdog', 'jinja2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_embedded_viewer_never_generates_a_token(samples, monkeypatch):
     from flask import Flask
 
@@ -161,6 +171,7 @@ def test_embedded_viewer_never_generates_a_token(samples, monkeypatch):
 
 # -- real servers ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_gunicorn_with_the_repo_conf_listens_on_loopback_only(root):
     port = free_port()
     srv = Server(gunicorn(), root, TAILBOARD_PORT=str(port))
@@ -176,6 +187,7 @@ def test_gunicorn_with_the_repo_conf_listens_on_loopback_only(root):
         srv.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("empty_token", [False, True])
 def test_gunicorn_on_all_addresses_generates_one_token_for_every_worker(root, empty_token):
     port = free_port()

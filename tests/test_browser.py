@@ -1,9 +1,7 @@
 """A real browser (Debian's chromium driven by Playwright) sees the runs and drawn charts."""
 from __future__ import annotations
 
-from conftest import LIGHTNING_ID, SPT_ID, needs_chromium
-
-pytestmark = needs_chromium
+from conftest import LIGHTNING_ID, SPT_ID
 
 
 PAINTED = """(canvas) => {

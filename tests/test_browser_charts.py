@@ -10,11 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import needs_chromium
+from builders import lightning_run
 from live_clients import start_server, stop_server
-from test_charts import lightning_run
-
-pytestmark = needs_chromium
 
 HEADER = ("epoch", "step", "train/loss", "val/acc", "val/sub/margin", "time")
 SWEEP = [f"sweep/lr{lr}_s{seed}/version_0" for lr in (0.1, 0.3) for seed in range(3)][:5]

@@ -8,11 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import needs_chromium
+from builders import csv_text
 from live_clients import start_server, stop_server
-from test_compare import IDS, SWEEP, make_run
-
-pytestmark = needs_chromium
+from test_compare import IDS, SWEEP, sweep_run
 
 # how many canvas pixels have (about) a colour: a drawn point of that run's colour
 PIXELS_OF = """(canvas, hex) => {
@@ -30,7 +28,8 @@ PIXELS_OF = """(canvas, hex) => {
 def sweep_server(tmp_path):
     root = tmp_path / "runs"
     for rid, (hp, summary) in SWEEP.items():
-        make_run(root, rid, hp, summary, rows=[{"step": 1, **summary}])
+        names = sorted(summary)
+        sweep_run(root, rid, hp, summary, metrics=csv_text(["step", *names], [[1, *(summary[n] for n in names)]]))
     proc, url = start_server("flask", root, VIEWER_HEARTBEAT="2")
     yield url, root
     stop_server(proc)
@@ -55,26 +54,26 @@ def test_table_highlights_exactly_the_differing_cells(page, sweep_server):
     page.goto(compare_url(base, IDS, tab="table"))
     page.wait_for_selector("table.compare-table")
     # data.batch is 32 in three runs and the string "32" in the fourth: only that cell
-    assert [("odd" in c) for c in cells(page, "h:data.batch").evaluate_all("tds => tds.map(t => t.className)")] \
+    assert [("odd" in c) for c in cells(page, "hp:data.batch").evaluate_all("tds => tds.map(t => t.className)")] \
         == [False, False, False, True]
-    assert cells(page, "h:model.name").nth(2).inner_text() == "resnet"
+    assert cells(page, "hp:model.name").nth(2).inner_text() == "resnet"
     highlighted = page.locator("td.odd")
     # the highlight is visible: a background the equal cells do not have
     odd_bg = highlighted.first.evaluate("td => getComputedStyle(td).backgroundColor")
-    same_bg = cells(page, "h:model.depth").first.evaluate("td => getComputedStyle(td).backgroundColor")
+    same_bg = cells(page, "hp:model.depth").first.evaluate("td => getComputedStyle(td).backgroundColor")
     assert odd_bg != same_bg
     # equal rows are dimmed
-    assert float(cells(page, "h:model.depth").first.evaluate("td => getComputedStyle(td).opacity")) < 1
+    assert float(cells(page, "hp:model.depth").first.evaluate("td => getComputedStyle(td).opacity")) < 1
     assert page.errors == []
 
 
 def test_only_differences_hides_equal_rows_and_is_in_the_url(page, sweep_server):
     base, _ = sweep_server
     page.goto(compare_url(base, IDS, tab="table"))
-    page.wait_for_selector("tr.compare-row[data-key='h:model.depth']")
+    page.wait_for_selector("tr.compare-row[data-key='hp:model.depth']")
     shown = page.locator("tr.compare-row").count()
     page.check("#compare-diff")
-    page.wait_for_function("!document.querySelector(\"tr.compare-row[data-key='h:model.depth']\")")
+    page.wait_for_function("!document.querySelector(\"tr.compare-row[data-key='hp:model.depth']\")")
     assert page.locator("tr.compare-row.same").count() == 0
     assert 0 < page.locator("tr.compare-row").count() < shown
     assert query(page)["diff"] == ["1"]
@@ -123,7 +122,7 @@ def test_clicking_a_row_sorts_the_runs(page, sweep_server):
 
 def scatter_state(page):
     return page.evaluate("""() => {
-      const [item] = [...window.tailboardCompare.plots.values()];
+      const [item] = [...window.tailboard.comparePlots.values()];
       const u = item.plot;
       return {points: item.points.map(p => ({id: p.id, color: p.color,
                  left: u.valToPos(p.x, 'x'), top: u.valToPos(p.y, 'y')})),
@@ -142,7 +141,7 @@ def test_scatter_draws_one_point_per_run_and_redraws_on_new_columns(page, sweep_
         assert canvas.evaluate(PIXELS_OF, p["color"]) > 20, p["id"]
     # the run without a learning rate is listed, not drawn
     assert "nolr_s1" in page.locator(".compare-skipped").inner_text()
-    assert page.input_value("#compare-sx") == "h:optim.lr" and page.input_value("#compare-sy") == "m:val/loss"
+    assert page.input_value("#compare-sx") == "hp:optim.lr" and page.input_value("#compare-sy") == "m:val/loss"
     # hovering a point names the run and both values; this is the 1e-3 run (val/loss 0.5)
     box = page.locator(".compare-plot .u-over").bounding_box()
     p = state["points"][1]
@@ -156,10 +155,10 @@ def test_scatter_draws_one_point_per_run_and_redraws_on_new_columns(page, sweep_
     page.wait_for_selector(".compare-scatter[data-drawn='3']")
     tops = [q["top"] for q in scatter_state(page)["points"]]
     assert tops[1] < tops[2] < tops[0]                         # acc 0.8 highest, then 0.7, 0.6
-    page.select_option("#compare-sx", "h:seed")
-    page.wait_for_function("new URLSearchParams(location.search).get('sx') === 'h:seed'")
+    page.select_option("#compare-sx", "hp:seed")
+    page.wait_for_function("new URLSearchParams(location.search).get('sx') === 'hp:seed'")
     page.wait_for_selector(".compare-scatter[data-drawn='3']")
-    assert page.input_value("#compare-sx") == "h:seed"
+    assert page.input_value("#compare-sx") == "hp:seed"
     assert page.errors == []
 
 
@@ -204,20 +203,20 @@ def test_reload_restores_tab_diff_and_axes(page, sweep_server):
     page.wait_for_function("new URLSearchParams(location.search).get('diff') === '1'")
     page.click("nav.tabs a[data-tab='scatter']")
     page.wait_for_selector(".compare-scatter[data-drawn]")
-    page.select_option("#compare-sx", "h:seed")
-    page.wait_for_function("new URLSearchParams(location.search).get('sx') === 'h:seed'")
+    page.select_option("#compare-sx", "hp:seed")
+    page.wait_for_function("new URLSearchParams(location.search).get('sx') === 'hp:seed'")
     page.select_option("#compare-sy", "m:val/acc")
     page.wait_for_function("new URLSearchParams(location.search).get('sy') === 'm:val/acc'")
     page.reload()
     page.wait_for_selector(".compare-scatter[data-drawn]")
     assert page.locator("nav.tabs a.on").get_attribute("data-tab") == "scatter"
-    assert page.input_value("#compare-sx") == "h:seed" and page.input_value("#compare-sy") == "m:val/acc"
+    assert page.input_value("#compare-sx") == "hp:seed" and page.input_value("#compare-sy") == "m:val/acc"
     page.click("nav.tabs a[data-tab='table']")
     page.wait_for_selector("table.compare-table")
     assert page.is_checked("#compare-diff")                   # diff survived the tab switches
     page.go_back()                                            # history: back to the scatter
     page.wait_for_selector("#compare-sx")
-    assert page.input_value("#compare-sx") == "h:seed"
+    assert page.input_value("#compare-sx") == "hp:seed"
     assert page.errors == []
 
 
@@ -237,7 +236,7 @@ def test_table_and_scatter_follow_a_run_that_writes(page, sweep_server):
     with open(root / IDS[0] / "metrics.csv", "a") as f:
         f.write("2,0.6,0.1\n")
     page.wait_for_function("""() => {
-      const [item] = [...window.tailboardCompare.plots.values()];
+      const [item] = [...window.tailboard.comparePlots.values()];
       return item && item.points[0].y === 0.1;
     }""", timeout=15000)
     assert scatter_state(page)["points"][0]["top"] != before

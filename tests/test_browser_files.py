@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from test_livereload import PAGE, make_report
+from builders import PAGE, html_report
 
 
 def open_report(page, live_server):
@@ -21,7 +21,7 @@ def color(page):
 
 
 def test_an_open_report_reloads_when_rewritten_and_swaps_its_css_in_place(page, live_server, samples):
-    rep = make_report(samples)
+    rep = html_report(samples)
     open_report(page, live_server)
     assert color(page) == "rgb(255, 0, 0)"
     (rep / "style.css").write_text("h1 { color: rgb(0, 0, 255) }\n")
@@ -43,7 +43,7 @@ def test_an_open_report_reloads_when_rewritten_and_swaps_its_css_in_place(page, 
 def test_a_changed_image_is_refreshed_without_reloading_the_page(page, live_server, samples):
     import base64
 
-    rep = make_report(samples)
+    rep = html_report(samples)
     one_px = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
     (rep / "plot.png").write_bytes(one_px)
     open_report(page, live_server)
@@ -71,7 +71,7 @@ def test_with_a_token_a_report_still_loads_its_files_and_live_reloads(page, samp
     # the sandboxed report's own requests carry no cookie: it is moved under a capability path
     from live_clients import start_server, stop_server
 
-    rep = make_report(samples)
+    rep = html_report(samples)
     proc, url = start_server("flask", samples, VIEWER_TOKEN="s3cret")
     try:
         page.goto(url + "/?token=s3cret")

@@ -1,9 +1,7 @@
 """Keyboard shortcuts and the theme switch, in a real browser (Debian's chromium)."""
 from __future__ import annotations
 
-from conftest import SPT_ID, needs_chromium
-
-pytestmark = needs_chromium
+from conftest import SPT_ID
 
 BG = "getComputedStyle(document.body).backgroundColor"
 

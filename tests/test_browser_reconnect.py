@@ -11,12 +11,13 @@ import sys
 import threading
 import time
 
+import pytest
 import requests
 
-from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port, needs_chromium
+from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port
 from live_clients import die_with_parent, stop_server, wait_for
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.slow  # servers stopped and restarted under an open page: 10-30 s a test
 
 NEW_LOG_LINE = "resumed after the restart: step 4242"
 LOG_TEXT = "Array.from(document.querySelectorAll('pre.log'), (p) => p.textContent).join('')"

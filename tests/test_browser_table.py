@@ -10,10 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import needs_chromium
+from builders import replace
 from live_clients import SSE, start_server, stop_server
-
-pytestmark = needs_chromium
 
 N = 130               # more than two pages of 50 (the default)
 PER = 50
@@ -36,14 +34,9 @@ def sidecar(i, n=N, now=None, **over):
 
 
 def write_run(root, i, **over):
+    """Run ``i``'s sidecar, renamed into place as spt writes it, its mtime its ``updated_at``."""
     data, updated = sidecar(i, **over)
-    folder = os.path.join(root, "exp", f"run{i:03d}")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "sidecar.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f)
-    os.utime(path + ".tmp", (updated, updated))
-    os.replace(path + ".tmp", path)  # atomic, as spt writes it
+    replace(os.path.join(root, "exp", f"run{i:03d}", "sidecar.json"), json.dumps(data), mtime=updated)
 
 
 @pytest.fixture(scope="module")

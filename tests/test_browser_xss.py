@@ -20,11 +20,10 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from conftest import LIGHTNING_ID, SPT_ID, needs_chromium
+from builders import csv_text, sidecar, spt_run, write
+from conftest import LIGHTNING_ID, SPT_ID
 from live_clients import start_server, stop_server
 from viewer.web.security import PAGE_CSP
-
-pytestmark = needs_chromium
 
 # registered before any page script: every violation the page meets, and where
 WATCH_CSP = """
@@ -208,42 +207,32 @@ METRIC = payload("METRIC", slash=False)
 LT_METRIC = "val/" + payload("LTMETRIC")
 
 
-def spt_run(path, name, lr, tags, hkey, hval, notes, status="completed"):
-    path.mkdir(parents=True)
+def payload_run(path, name, lr, tags, hkey, hval, notes, status="completed"):
+    """An spt run whose every user-controlled string is the given one: sidecar, metrics, media
+    index, log and report name."""
     now = time.time()
-    (path / "sidecar.json").write_text(json.dumps({
-        "schema_version": 1, "run_id": path.name, "display_name": name, "status": status,
-        "created_at": now - 60, "updated_at": now, "ended_at": now, "tags": tags, "notes": notes,
-        "hparams": {hkey: hval, "lr": lr}, "summary": {METRIC: lr * 10}}))
-    with open(path / "metrics.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", METRIC, "loss"])
-        for step in range(1, 9):
-            w.writerow([step, lr * step, 1.0 / step])
-    (path / "media").mkdir()
-    (path / "media" / "a.png").write_bytes(PNG)
-    (path / "media" / "b.png").write_bytes(PNG)
-    with open(path / "media.jsonl", "w") as f:
-        for step, img in ((1, "a.png"), (2, "b.png")):
-            f.write(json.dumps({"step": step, "tag": payload("MEDIATAG"), "type": "image",
-                                "path": "media/" + img, "caption": payload(f"CAPTION{step}")}) + "\n")
-    (path / "train.out").write_text("plain line\n\x1b[31m" + payload("LOG") + "\x1b[0m\n"
-                                    + "bar 10%\r" + payload("PARTIAL"))
-    (path / (payload("REPORT", slash=False) + ".html")).write_text("<html><body>report</body></html>")
+    media = "".join(json.dumps({"step": step, "tag": payload("MEDIATAG"), "type": "image", "path": "media/" + img,
+                                "caption": payload(f"CAPTION{step}")}) + "\n"
+                    for step, img in ((1, "a.png"), (2, "b.png")))
+    spt_run(path, sidecar(path.name, status, now=now, display_name=name, ended_at=now, tags=tags, notes=notes,
+                          hparams={hkey: hval, "lr": lr}, summary={METRIC: lr * 10}),
+            metrics=csv_text(["step", METRIC, "loss"], [[step, lr * step, 1.0 / step] for step in range(1, 9)],
+                             end="\r\n"),
+            files={"media/a.png": PNG, "media/b.png": PNG, "media.jsonl": media,
+                   "train.out": "plain line\n\x1b[31m" + payload("LOG") + "\x1b[0m\n" + "bar 10%\r" + payload("PARTIAL"),
+                   payload("REPORT", slash=False) + ".html": "<html><body>report</body></html>"})
 
 
 @pytest.fixture
 def hostile(tmp_path):
     """A runs folder whose every user-controlled string is a payload; yields (root, url)."""
     root = tmp_path / "runs"
-    spt_run(root / RUN1, payload("NAME"), 0.1, [payload("TAG")], payload("HKEY"), payload("HVALUE"),
-            payload("NOTES"), status="running")
-    spt_run(root / RUN2, RUN2, 0.01, ["plain"], payload("HKEY"), "other value", "plain notes")
+    payload_run(root / RUN1, payload("NAME"), 0.1, [payload("TAG")], payload("HKEY"), payload("HVALUE"),
+                payload("NOTES"), status="running")
+    payload_run(root / RUN2, RUN2, 0.01, ["plain"], payload("HKEY"), "other value", "plain notes")
     lt = root / "lt" / "version_0"
-    lt.mkdir(parents=True)
-    (lt / "hparams.yaml").write_text(yaml.safe_dump({payload("YAMLKEY", slash=False): {"x": payload("YAMLVALUE")}}))
-    with open(lt / "metrics.csv", "w", newline="") as f:
-        csv.writer(f).writerows([["step", "epoch", LT_METRIC], [0, 0, 1.5], [1, 0, 1.2]])
+    write(lt / "hparams.yaml", yaml.safe_dump({payload("YAMLKEY", slash=False): {"x": payload("YAMLVALUE")}}))
+    write(lt / "metrics.csv", csv_text(["step", "epoch", LT_METRIC], [[0, 0, 1.5], [1, 0, 1.2]], end="\r\n"))
     proc, url = start_server("flask", root)
     try:
         yield root, url
@@ -329,7 +318,7 @@ def test_overview_shows_payloads_as_text(any_policy_page, hostile):
     (root / RUN1 / "sidecar.json").write_text(json.dumps(side))
     page.wait_for_function("document.body.innerText.includes('<b data-xss>LIVETAG')", timeout=15000)
     assert_inert(page, "live row")
-    spt_run(root / payload("NEWRUN", slash=False), payload("NEWNAME"), 0.5, [], "k", "v", "n")
+    payload_run(root / payload("NEWRUN", slash=False), payload("NEWNAME"), 0.5, [], "k", "v", "n")
     page.wait_for_function("document.body.innerText.includes('<b data-xss>NEWNAME')", timeout=15000)
     assert_inert(page, "live new run")
 
@@ -414,7 +403,7 @@ def test_compare_shows_payloads_as_text(any_policy_page, hostile):
     page.goto(f"{url}/compare?{both}&tab=scatter&sx=h:lr&sy=" + quote("m:" + METRIC, safe=""))
     page.wait_for_selector("[data-compare-scatter][data-drawn]")
     x, y = page.evaluate("""() => {
-      const item = [...window.tailboardCompare.plots.values()][0], u = item.plot, p = item.points[0];
+      const item = [...window.tailboard.comparePlots.values()][0], u = item.plot, p = item.points[0];
       const r = u.over.getBoundingClientRect();
       return [r.left + u.valToPos(p.x, 'x'), r.top + u.valToPos(p.y, 'y')];
     }""")

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from array import array
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from builders import lightning_run
 from conftest import LIGHTNING_ID, SPT_ID, scanned
 from viewer.views import charts
 from viewer.data.downsample import downsample, non_decreasing, restart_kept, select, select_kept, select_sorted
-
-
-def lightning_run(root, rid, rows, hparams=None, header=("epoch", "step", "train/loss", "val/acc", "time")):
-    """A Lightning CSVLogger folder: ``rows`` are tuples in ``header`` order (None = empty cell)."""
-    d = os.path.join(root, rid)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "metrics.csv"), "w") as f:
-        f.write(",".join(header) + "\n")
-        f.writelines(",".join("" if v is None else repr(v) for v in r) + "\n" for r in rows)
-    with open(os.path.join(d, "hparams.yaml"), "w") as f:
-        f.writelines(f"{k}: {v}\n" for k, v in (hparams or {}).items())
-    return rid
 
 
 def context(app, ids, query=""):

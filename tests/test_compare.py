@@ -6,12 +6,11 @@ learning-rate sweep with seeds, one run without a learning rate and one with a s
 """
 from __future__ import annotations
 
-import json
 import re
-import time
 
 import pytest
 
+from builders import sidecar, spt_run, write
 from conftest import viewer_app
 from viewer.views.comparison import odd_cells, sort_key, value_key
 
@@ -30,27 +29,18 @@ SWEEP = {   # id -> (hparams, summary)
 IDS = list(SWEEP)
 
 
-def make_run(root, rid, hparams, summary, status="completed", rows=()):
-    """An spt run folder: ``sidecar.json`` (its summary) and a ``metrics.csv`` of ``rows``."""
-    folder = root / rid
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    (folder / "sidecar.json").write_text(json.dumps({
-        "schema_version": 1, "run_id": rid.rsplit("/", 1)[-1], "status": status, "created_at": now - 60,
-        "updated_at": now, "tags": ["sweep"], "notes": "", "hparams": hparams, "summary": summary}))
-    if rows:
-        names = sorted({k for r in rows for k in r if k != "step"})
-        lines = ["step," + ",".join(names)] + [
-            ",".join([str(r["step"])] + [str(r.get(n, "")) for n in names]) for r in rows]
-        (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
-    return folder
+def sweep_run(root, rid, hparams, summary, metrics=None):
+    """A run of the sweep: an spt folder tagged "sweep" with ``summary`` in its sidecar and, when
+    given, ``metrics`` as its ``metrics.csv`` text."""
+    side = sidecar(rid.rsplit("/", 1)[-1], tags=["sweep"], notes="", hparams=hparams, summary=summary)
+    return spt_run(root / rid, side, metrics=metrics)
 
 
 @pytest.fixture
 def sweep_root(tmp_path):
     root = tmp_path / "runs"
     for rid, (hp, summary) in SWEEP.items():
-        make_run(root, rid, hp, summary)
+        sweep_run(root, rid, hp, summary)
     return root
 
 
@@ -98,15 +88,15 @@ def test_table_rows_diff_mixed_types_and_missing_keys(sc):
     code, data = api(sc, *IDS)
     assert code == 200
     assert [r["id"] for r in data["runs"]] == IDS
-    depth = row(data, "h:model.depth")          # 2, 2, 2, 2.0: equal
+    depth = row(data, "hp:model.depth")          # 2, 2, 2, 2.0: equal
     assert not depth["differs"] and depth["odd"] == [False] * 4
-    batch = row(data, "h:data.batch")           # 32, 32, 32, "32": the string differs
+    batch = row(data, "hp:data.batch")           # 32, 32, 32, "32": the string differs
     assert batch["differs"] and batch["odd"] == [False, False, False, True]
-    warmup = row(data, "h:optim.warmup")        # set in one run only
+    warmup = row(data, "hp:optim.warmup")        # set in one run only
     assert warmup["present"] == [False, False, True, False] and warmup["odd"] == [False, False, True, False]
-    lr = row(data, "h:optim.lr")                # three values and one missing: all differ
+    lr = row(data, "hp:optim.lr")                # three values and one missing: all differ
     assert lr["odd"] == [True] * 4 and lr["values"][3] is None
-    name = row(data, "h:model.name")
+    name = row(data, "hp:model.name")
     assert name["odd"] == [False, False, True, False]
     assert data["differing"] == sum(r["differs"] for r in data["rows"])
 
@@ -114,34 +104,48 @@ def test_table_rows_diff_mixed_types_and_missing_keys(sc):
 def test_rows_are_hparams_then_metrics_grouped_by_prefix(sc):
     _, data = api(sc, *IDS)
     keys = [r["key"] for r in data["rows"]]
-    assert keys.index("h:seed") < keys.index("m:val/loss")
+    assert keys.index("hp:seed") < keys.index("m:val/loss")
     hp = [r for r in data["rows"] if r["section"] == "hparams"]
     groups = [r["group"] for r in hp]
     # each group is contiguous: optim.lr and optim.warmup sit together
     assert all(groups.index(g) + groups.count(g) - 1 == len(groups) - 1 - groups[::-1].index(g) for g in groups)
     assert row(data, "m:val/loss")["group"] == "val" and row(data, "m:val/loss")["label"] == "loss"
-    assert row(data, "h:seed")["group"] == ""
+    assert row(data, "hp:seed")["group"] == ""
 
 
 def test_only_differences_hides_equal_rows_on_the_page(sc):
     full = sc.get("/compare", query_string={"run": IDS, "tab": "table"}).get_data(as_text=True)
     only = sc.get("/compare", query_string={"run": IDS, "tab": "table", "diff": "1"}).get_data(as_text=True)
-    assert 'data-key="h:model.depth"' in full and 'data-key="h:model.depth"' not in only
-    assert 'data-key="h:data.batch"' in only
+    assert 'data-key="hp:model.depth"' in full and 'data-key="hp:model.depth"' not in only
+    assert 'data-key="hp:data.batch"' in only
     assert 'id="compare-diff" name="diff" value="1" checked' in only
 
 
 # -- sorting -----------------------------------------------------------------------------
 
 def test_sort_orders_columns_by_a_row_missing_last_either_way(sc):
-    _, asc = api(sc, *IDS, sort="h:optim.lr")
+    _, asc = api(sc, *IDS, sort="hp:optim.lr")
     assert [r["id"] for r in asc["runs"]] == IDS          # 1e-4, 1e-3, 1e-2, then the run without
-    _, desc = api(sc, *IDS, sort="-h:optim.lr")
+    _, desc = api(sc, *IDS, sort="-hp:optim.lr")
     assert [r["id"] for r in desc["runs"]] == [IDS[2], IDS[1], IDS[0], IDS[3]]
-    assert row(desc, "h:optim.lr")["values"] == [1e-2, 1e-3, 1e-4, None]   # rows follow the columns
+    assert row(desc, "hp:optim.lr")["values"] == [1e-2, 1e-3, 1e-4, None]   # rows follow the columns
     _, metric = api(sc, *IDS, sort="val/loss")            # a bare name works too
     assert metric["sort"] == "m:val/loss"
     assert [r["id"] for r in metric["runs"]] == [IDS[1], IDS[2], IDS[3], IDS[0]]
+
+
+def test_old_h_prefix_in_a_url_sorts_and_picks_columns_as_hp(sc):
+    """Compare URLs saved before the prefix became the runs table's ``hp:`` still work."""
+    old = {"sort": "-h:optim.lr", "sx": "h:seed", "sy": "m:val/acc"}
+    new = {"sort": "-hp:optim.lr", "sx": "hp:seed", "sy": "m:val/acc"}
+    _, was = api(sc, *IDS, **old)
+    _, now = api(sc, *IDS, **new)
+    assert [r["id"] for r in was["runs"]] == [r["id"] for r in now["runs"]] == [IDS[2], IDS[1], IDS[0], IDS[3]]
+    assert (was["sort"], was["desc"]) == (now["sort"], now["desc"]) == ("hp:optim.lr", True)
+    assert (was["scatter"]["x"], was["scatter"]["y"]) == ("hp:seed", "m:val/acc") == (now["scatter"]["x"], now["scatter"]["y"])
+    assert was["rows"] == now["rows"] and not was["messages"]
+    html = sc.get("/compare", query_string={"run": IDS, "tab": "table", **old}).get_data(as_text=True)
+    assert "sort=hp:optim.lr" in html and "h:optim.lr" not in html.replace("hp:optim.lr", "")  # links say hp:
 
 
 def test_sort_key_puts_numbers_before_text_before_the_rest():
@@ -151,9 +155,9 @@ def test_sort_key_puts_numbers_before_text_before_the_rest():
 
 
 def test_sort_header_links_cycle_ascending_descending(sc):
-    html = sc.get("/compare", query_string={"run": IDS, "tab": "table", "sort": "h:seed"}).get_data(as_text=True)
-    seed = html[html.index('data-key="h:seed"'):]
-    assert 'aria-sort="ascending"' in seed[:400] and "sort=-h:seed" in seed[:800]
+    html = sc.get("/compare", query_string={"run": IDS, "tab": "table", "sort": "hp:seed"}).get_data(as_text=True)
+    seed = html[html.index('data-key="hp:seed"'):]
+    assert 'aria-sort="ascending"' in seed[:400] and "sort=-hp:seed" in seed[:800]
 
 
 # -- scatter -----------------------------------------------------------------------------
@@ -161,20 +165,20 @@ def test_sort_header_links_cycle_ascending_descending(sc):
 def test_scatter_defaults_to_the_most_varied_hparam_and_first_metric(sc):
     _, data = api(sc, *IDS)
     s = data["scatter"]
-    assert (s["x"], s["y"]) == ("h:optim.lr", "m:val/loss")
+    assert (s["x"], s["y"]) == ("hp:optim.lr", "m:val/loss")
     assert [p["id"] for p in s["points"]] == IDS[:3]
     assert s["skipped"] == [{"id": IDS[3], "name": "nolr_s1", "color": data["runs"][3]["color"],
                              "reason": "no numeric optim.lr"}]
     keys = {c["key"] for c in s["columns"]}
-    assert "h:model.name" not in keys and "h:seed" in keys  # only numeric columns
+    assert "hp:model.name" not in keys and "hp:seed" in keys  # only numeric columns
 
 
 def test_scatter_axes_and_log_from_the_url(sc):
-    _, data = api(sc, *IDS, sx="h:seed", sy="m:val/acc", sly="1")
+    _, data = api(sc, *IDS, sx="hp:seed", sy="m:val/acc", sly="1")
     s = data["scatter"]
-    assert (s["x"], s["y"], s["log_y"], s["log_x"]) == ("h:seed", "m:val/acc", True, False)
+    assert (s["x"], s["y"], s["log_y"], s["log_x"]) == ("hp:seed", "m:val/acc", True, False)
     assert [p["id"] for p in s["points"]] == IDS[:3]     # the fourth run has no val/acc
-    _, logx = api(sc, *IDS, sx="h:seed", slx="1")
+    _, logx = api(sc, *IDS, sx="hp:seed", slx="1")
     assert {p["id"] for p in logx["scatter"]["skipped"]} == {IDS[0], IDS[1]}   # seed 0 on a log axis
     assert "log axis" in logx["scatter"]["skipped"][0]["reason"]
 
@@ -186,9 +190,9 @@ def test_api_rejects_bad_input_with_json_messages(sc):
     assert code == 400 and "no runs" in body["error"]
     code, body = api(sc, "nope/a", "nope/b")
     assert code == 404 and "nope/a" in body["error"]
-    code, body = api(sc, IDS[0], sort="h:nothing")
+    code, body = api(sc, IDS[0], sort="hp:nothing")
     assert code == 400 and "nothing" in body["error"]
-    code, body = api(sc, IDS[0], sx="h:model.name")      # not numeric
+    code, body = api(sc, IDS[0], sx="hp:model.name")      # not numeric
     assert code == 400 and "model.name" in body["error"]
 
 
@@ -209,7 +213,7 @@ def test_page_without_runs_explains_how_to_pick_them(sc):
 
 
 def test_page_with_bad_parameters_says_so_and_still_renders(sc):
-    r = sc.get("/compare", query_string={"run": IDS, "tab": "nope", "sort": "h:zz", "sx": "h:zz"}, headers=HX)
+    r = sc.get("/compare", query_string={"run": IDS, "tab": "nope", "sort": "hp:zz", "sx": "hp:zz"}, headers=HX)
     html = r.get_data(as_text=True)
     assert r.status_code == 200
     assert "unknown tab" in html and "unknown sort column" in html and "unknown x axis" in html
@@ -218,7 +222,7 @@ def test_page_with_bad_parameters_says_so_and_still_renders(sc):
 def test_more_than_fifty_runs_uses_the_first_fifty(sweep_root, sc):
     many = [f"many/r{i:02d}" for i in range(55)]
     for i, rid in enumerate(many):
-        make_run(sweep_root, rid, {"seed": i}, {"loss": 1.0 / (i + 1)})
+        sweep_run(sweep_root, rid, {"seed": i}, {"loss": 1.0 / (i + 1)})
     sc.application.extensions["tailboard"].watcher.poll_once()
     code, data = api(sc, *many)
     assert code == 200 and len(data["runs"]) == 50 and data["dropped"] == 5
@@ -263,10 +267,10 @@ def test_page_streams_the_events_of_every_compared_run(sc):
 
 
 def test_links_keep_the_view_state(sc):
-    html = sc.get("/compare", query_string={"run": IDS[:2], "tab": "scatter", "sx": "h:seed", "sly": "1",
+    html = sc.get("/compare", query_string={"run": IDS[:2], "tab": "scatter", "sx": "hp:seed", "sly": "1",
                                             "x": "epoch"}).get_data(as_text=True)
     table_link = re.search(r'href="([^"]*tab=table[^"]*)"', html).group(1).replace("&amp;", "&")
-    assert "sx=h:seed" in table_link and "sly=1" in table_link and "x=epoch" in table_link
+    assert "sx=hp:seed" in table_link and "sly=1" in table_link and "x=epoch" in table_link
     remove = re.findall(r'class="compare-remove" href="([^"]+)"', html)[0].replace("&amp;", "&")
     assert f"run={IDS[0]}" not in remove and f"run={IDS[1]}" in remove and "tab=scatter" in remove
 
@@ -274,7 +278,7 @@ def test_links_keep_the_view_state(sc):
 def test_table_updates_after_a_run_writes(sweep_root, sc):
     """The live refresh re-fetches this fragment: it must carry the new summary value."""
     folder = sweep_root / IDS[0]
-    (folder / "metrics.csv").write_text("step,val/loss\n1,0.4242\n")
+    write(folder / "metrics.csv", "step,val/loss\n1,0.4242\n")
     sc.application.extensions["tailboard"].watcher.poll_once()
     html = sc.get("/compare", query_string={"run": IDS[:2], "tab": "table"}, headers=HX).get_data(as_text=True)
     assert "0.4242" in html

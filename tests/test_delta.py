@@ -6,6 +6,7 @@ import math
 import os
 
 
+from builders import append, write
 from conftest import LIGHTNING_ID
 from viewer.data.store import RunStore
 
@@ -14,16 +15,6 @@ HEADER = "epoch,lr,step,train/loss,val/acc,val/loss"
 
 def lightning_csv(samples):
     return os.path.join(samples, LIGHTNING_ID, "metrics.csv")
-
-
-def append(path, text):
-    with open(path, "a", newline="") as f:
-        f.write(text)
-
-
-def write(path, text):
-    with open(path, "w", newline="") as f:
-        f.write(text)
 
 
 def delta(store, rid=LIGHTNING_ID):

@@ -16,6 +16,7 @@ import time
 import pytest
 import requests
 
+from builders import append
 from conftest import LIGHTNING_ID, REPO, SPT_ID, free_port
 from live_clients import SSE, die_with_parent, start_server, stop_server, wait_for
 from viewer.live import supervisor
@@ -23,11 +24,6 @@ from viewer.data.store import RunStore
 from viewer.live.watcher import Watcher
 
 ROW = "5,0.05,83,1.5,,\r\n"  # one more row of the Lightning sample's metrics.csv
-
-
-def append(path, text):
-    with open(path, "a", newline="") as f:
-        f.write(text)
 
 
 def lightning_csv(root):
@@ -184,6 +180,7 @@ def post_worker_init(worker):
 """
 
 
+@pytest.mark.slow
 def test_under_gunicorn_gevent_a_killed_loop_greenlet_is_restarted(samples, tmp_path):
     conf = tmp_path / "gunicorn_fault.py"
     conf.write_text(GUNICORN_FAULT.format(conf=os.path.join(REPO, "gunicorn.conf.py")))
@@ -301,6 +298,7 @@ def assert_polls_and_publishes(url, root, reason):
     assert "limit" in requests.get(url + "/", timeout=5).text  # the top bar's tooltip says why
 
 
+@pytest.mark.slow
 def test_exhausted_inotify_instances_choose_polling_that_publishes(samples, tmp_path):
     if userns_works():
         proc, url = start_in_userns(samples, tmp_path, instances=16, exhaust=True)

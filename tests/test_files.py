@@ -114,6 +114,7 @@ def test_cors_opt_in_allows_the_listed_origins_and_answers_preflights(cors_app, 
 
 # -- a listing updates live (real server, real SSE client) ----------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,env", [("flask", {}), ("gunicorn", {}), ("gunicorn", {"VIEWER_POLL": "0.2"})],
                          ids=["flask", "gunicorn", "gunicorn-polling"])
 def test_a_listing_stream_says_when_the_folder_changes_once_per_burst(samples, kind, env):

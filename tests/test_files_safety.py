@@ -9,7 +9,7 @@ Issue 4, item 3 (safety) and the HTTP part of item 1. Every hostile path is sent
 - ``gunicorn``: the real ``gunicorn -k gevent`` (``start_server``), same raw request line.
 
 One tree and one server of each kind serve the whole module (a server per case would take
-minutes). The tree is a copy of ../shared/samples (the root) beside secret files that the
+minutes). The tree is a copy of tests/data/samples (the root) beside secret files that the
 traversals aim at; every secret holds a unique marker that must never appear in a body.
 """
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import shutil
 import socket
 import stat
 import threading
@@ -26,7 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
-from conftest import samples_dir
+from conftest import copy_samples
 from live_clients import start_server, stop_server
 
 SECRET = "TB-SECRET-" + uuid.uuid4().hex          # content (and a file name) outside the root
@@ -55,17 +54,11 @@ SCRIPTABLE = ["page.html", "pic.svg", "page.htm", "PAGE.HTML", "page.xhtml", "pi
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    src = samples_dir()
-    if src is None:
-        pytest.skip("../shared/samples not present")
     t = Tree()
     base = tmp_path_factory.mktemp("files_safety")
     t.base = str(base)
     t.root = root = os.path.join(t.base, "samples")
-    shutil.copytree(src, root)
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chmod(os.path.join(dirpath, name), 0o755 if name in dirs else 0o644)
+    copy_samples(root)
 
     def write(path, data):
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from builders import append, write
 from conftest import SPT_ID
 from viewer.data.tailing import LogFollower
 
@@ -18,16 +19,6 @@ def log(tmp_path):
     path = tmp_path / "train.out"
     path.write_bytes(b"")
     return str(path)
-
-
-def write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def append(path, data):
-    with open(path, "ab") as f:
-        f.write(data)
 
 
 def follow(path, data=b""):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from builders import spt_run, write
 from conftest import LIGHTNING_ID, SPT_ID, scanned, series
 
 SIDECAR = {"schema_version": 1, "run_id": "abc", "status": "running", "created_at": 1000.0,
@@ -15,13 +16,6 @@ SIDECAR = {"schema_version": 1, "run_id": "abc", "status": "running", "created_a
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-def write(path, data):
-    """Write str (no newline translation) or bytes, creating parent folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
-
 
 def one_file_run(tmp_path, name, data):
     """A root holding one run folder ``r`` with one file; returns the scanned store."""
@@ -31,14 +25,6 @@ def one_file_run(tmp_path, name, data):
 
 def formats(store):
     return {r.id: r.format for r in store.runs()}
-
-
-def spt_run(root, rel="run", sidecar=None, **files):
-    d = root / rel
-    write(d / "sidecar.json", sidecar if isinstance(sidecar, str) else json.dumps({**SIDECAR, **(sidecar or {})}))
-    for name, data in files.items():
-        write(d / name.replace("__", "."), data)
-    return d
 
 
 # -- the real samples -------------------------------------------------------------------------
@@ -89,7 +75,8 @@ def test_spt_metrics_media_and_logs(samples):
 def test_media_index_keeps_odd_captions_and_waits_for_a_partial_line(tmp_path):
     item = {"step": 1, "tag": "a/b", "type": "image", "path": "media/a__b/00000001_0.png", "caption": "x\u2028y"}
     line = json.dumps(item, ensure_ascii=False) + "\n"
-    d = spt_run(tmp_path, media__jsonl=line + '{"step": 2, "tag": "c", "path": "../../etc/passwd"}\n' + line[:30])
+    d = spt_run(tmp_path / "run", SIDECAR,
+                files={"media.jsonl": line + '{"step": 2, "tag": "c", "path": "../../etc/passwd"}\n' + line[:30]})
     store = scanned(tmp_path)
     assert [(m["tag"], m["caption"]) for m in store.media("run")] == [("a/b", "x\u2028y")]
     with open(d / "media.jsonl", "a", encoding="utf-8") as f:
@@ -98,8 +85,8 @@ def test_media_index_keeps_odd_captions_and_waits_for_a_partial_line(tmp_path):
 
 
 def test_sidecar_hparams_win_over_hparams_yaml(tmp_path):
-    spt_run(tmp_path, sidecar={"hparams": {"seed": 7}}, hparams__yaml="seed: 1\nother: 2\n",
-            metrics__csv="epoch,step,loss\n0,1,0.5\n")
+    spt_run(tmp_path / "run", {**SIDECAR, "hparams": {"seed": 7}}, metrics="epoch,step,loss\n0,1,0.5\n",
+            files={"hparams.yaml": "seed: 1\nother: 2\n"})
     hp = scanned(tmp_path).get("run").to_json()["hparams"]
     assert hp["seed"] == 7 and hp["other"] == 2
 
@@ -230,7 +217,7 @@ def test_csv_and_jsonl_in_one_folder_merge(tmp_path):
 
 @pytest.mark.parametrize("sidecar,msg", [("{not json", "invalid JSON"), ("[1, 2]", "expected a JSON object")])
 def test_broken_sidecar_flags_only_that_run(samples, sidecar, msg):
-    spt_run(samples, "bad", sidecar=sidecar, metrics__csv="epoch,step,loss\n0,1,0.5\n")
+    spt_run(samples / "bad", sidecar, metrics="epoch,step,loss\n0,1,0.5\n")
     store = scanned(samples)
     assert store.get("bad").to_json()["error"].startswith("sidecar.json")
     assert msg in store.get("bad").to_json()["error"]
@@ -271,14 +258,14 @@ def set_mtime(path, t):
 @pytest.mark.parametrize("age,expected", [(10, "running"), (301, "stale")])
 def test_running_spt_run_with_an_old_heartbeat_is_stale(tmp_path, age, expected):
     t = 1_800_000_000
-    d = spt_run(tmp_path, sidecar={"updated_at": t}, heartbeat="")
+    d = spt_run(tmp_path / "run", {**SIDECAR, "updated_at": t}, files={"heartbeat": ""})
     set_mtime(d / "heartbeat", t)
     store = scanned(tmp_path, stale_after=300, clock=lambda: t + age)
     assert store.get("run").to_json()["status"] == expected
 
 
 def test_orphaned_spt_run_is_stale(tmp_path):
-    spt_run(tmp_path, sidecar={"status": "orphaned"})
+    spt_run(tmp_path / "run", {**SIDECAR, "status": "orphaned"})
     assert scanned(tmp_path).get("run").to_json()["status"] == "stale"
 
 
@@ -317,7 +304,7 @@ def test_spt_output_dir_logs_never_lead_out_of_the_root(tmp_path):
     write(root / "exp" / "sweep_2" / ".submitit" / "sweep_2_0_log.err", "another task's log\n")
     os.symlink(outside / "x.out", root / "exp" / "out" / "leak.out")
     os.symlink(outside / ".submitit" / "sweep_0_0_log.out", root / "exp" / "out" / ".submitit" / "sweep_0_0_log.out")
-    spt_run(root, "exp/run", sidecar={"hparams": {"output_dir": "../out"}})
+    spt_run(root / "exp" / "run", {**SIDECAR, "hparams": {"output_dir": "../out"}})
     names = {st["name"] for st in scanned(root).streams("exp/run")}
     # the run's own task folder only: a sibling task's per-rank logs are not this run's
     assert names == {"own.log", "sweep_1 rank 0 (err)"}
@@ -325,7 +312,7 @@ def test_spt_output_dir_logs_never_lead_out_of_the_root(tmp_path):
 
 @pytest.mark.parametrize("inside", [".hidden", "run/checkpoints", "version_0/checkpoints", "run/media"])
 def test_hidden_and_bulky_subfolders_are_not_entered(tmp_path, inside):
-    spt_run(tmp_path, "run")
+    spt_run(tmp_path / "run", SIDECAR)
     write(tmp_path / "version_0" / "metrics.csv", "epoch,step,loss\n0,1,0.5\n")
     write(tmp_path / inside / "metrics.jsonl", '{"step":0,"loss":1}\n')
     write(tmp_path / inside / "train.log", "x\n")

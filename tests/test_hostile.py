@@ -12,6 +12,7 @@ One more test serves the whole corpus at once under ``flask run`` (SSE and a log
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import random
@@ -20,12 +21,14 @@ from urllib.parse import quote
 
 import pytest
 
+from builders import spt_run, write
 from conftest import viewer_app
 
 CANARY = "canary-5e1f0c-outside-the-root"
 HEALTHY = [3.0, 2.0, 1.0]
 TABS = ("charts", "logs", "media", "config")
 HX = {"HX-Request": "true"}
+TWO_ROWS = "epoch,step,loss\n0,1,0.5\n0,2,0.25\n"  # the metrics.csv of every spt case
 CASES = {}
 
 
@@ -36,27 +39,13 @@ def case(fn):
 
 
 class Case:
-    def __init__(self, check, after_scan=None):
+    def __init__(self, check, after_scan=None, as_a_user=False):
         self.check = check            # check(view): what the user should see
         self.after_scan = after_scan  # after_scan(root, outside): a change made while the app serves
+        self.as_a_user = as_a_user    # served with permission bits enforced even when run as root
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-def write(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
-
-
-def spt(root, rel, sidecar, **files):
-    """An spt run: ``sidecar`` (str/bytes as is, else JSON) and a metrics.csv of two rows."""
-    d = root / rel
-    write(d / "sidecar.json", sidecar if isinstance(sidecar, (str, bytes)) else json.dumps(sidecar))
-    write(d / "metrics.csv", "epoch,step,loss\n0,1,0.5\n0,2,0.25\n")
-    for name, data in files.items():
-        write(d / name, data)
-    return d
 
 
 @contextlib.contextmanager
@@ -66,6 +55,31 @@ def same_folder_mtime(folder):
     st = os.stat(folder)
     yield
     os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@contextlib.contextmanager
+def permission_bits_enforced():
+    """Root reads any file (CAP_DAC_OVERRIDE): this thread drops that capability and
+    CAP_DAC_READ_SEARCH from its effective set for the block, so a chmod 000 file is refused as
+    it is for a user. They stay permitted, so the block's end raises them again. A no-op for a user."""
+    if os.geteuid() != 0:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)   # _LINUX_CAPABILITY_VERSION_3, the calling thread
+    caps = (ctypes.c_uint32 * 6)()                  # {effective, permitted, inheritable} x 2 words
+    if libc.capget(header, caps) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    saved = list(caps)
+    caps[0] &= ~((1 << 1) | (1 << 2))               # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.capset(header, caps) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    try:
+        yield
+    finally:
+        caps[:] = saved
+        if libc.capset(header, caps) != 0:
+            raise OSError(ctypes.get_errno(), "capset (restoring)")
 
 
 def replace_with(path, make):
@@ -429,7 +443,7 @@ def jsonl_one_mb_line(root, outside):
 
 @case
 def media_index_hostile(root, outside):
-    d = spt(root, "m", {"status": "completed"})
+    d = spt_run(root / "m", {"status": "completed"}, metrics=TWO_ROWS)
     write(d / "media" / "ok.png", b"\x89PNG\r\n\x1a\n")
     lines = [{"path": "../../../outside/secret.png", "tag": "t"}, {"path": "/etc/passwd", "tag": "t"},
              {"path": "media/ok.png", "tag": "<img src=x onerror=alert(1)>", "caption": "<script>x</script>",
@@ -596,7 +610,7 @@ def metrics_becomes_dangling_symlink(root, outside):
 
 @case
 def sidecar_becomes_a_folder(root, outside):
-    spt(root, "s", {"status": "running"})
+    spt_run(root / "s", {"status": "running"}, metrics=TWO_ROWS)
 
     def later(root, outside):
         replace_with(root / "s" / "sidecar.json", os.mkdir)
@@ -614,10 +628,8 @@ def unreadable_file_chmod_000(root, outside):
     os.chmod(root / "r" / "metrics.csv", 0)
 
     def check(v):
-        if os.geteuid() == 0:
-            pytest.skip("root reads a chmod 000 file; the folder/FIFO cases cover unreadable files")
         v.shows_error("r", "metrics.csv: Permission denied")
-    return Case(check)
+    return Case(check, as_a_user=True)
 
 
 # -- symlinks ------------------------------------------------------------------------------------
@@ -703,7 +715,7 @@ def metrics_swapped_for_a_symlink_out(root, outside):
 
 @case
 def sidecar_not_json(root, outside):
-    spt(root, "s", "{not json")
+    spt_run(root / "s", "{not json", metrics=TWO_ROWS)
 
     def check(v):
         v.shows_error("s", "sidecar.json: invalid JSON")
@@ -713,9 +725,9 @@ def sidecar_not_json(root, outside):
 
 @case
 def sidecar_wrong_types(root, outside):
-    spt(root, "s", {"status": ["running"], "tags": "a", "hparams": [1], "created_at": "yesterday",
-                    "display_name": {"x": 1}, "summary": {"acc": "high", "loss": True}, "notes": 5,
-                    "updated_at": None})
+    spt_run(root / "s", {"status": ["running"], "tags": "a", "hparams": [1], "created_at": "yesterday",
+                         "display_name": {"x": 1}, "summary": {"acc": "high", "loss": True}, "notes": 5,
+                         "updated_at": None}, metrics=TWO_ROWS)
 
     def check(v):
         run = v.run("s")
@@ -726,9 +738,9 @@ def sidecar_wrong_types(root, outside):
 
 @case
 def sidecar_nested_and_non_finite(root, outside):
-    spt(root, "s", '{"status": "completed", "created_at": 1e999, "ended_at": NaN, '
-                   '"hparams": {"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "x": NaN}, '
-                   '"summary": {"acc": Infinity, "f1": 0.5}}')
+    spt_run(root / "s", '{"status": "completed", "created_at": 1e999, "ended_at": NaN, '
+                        '"hparams": {"optim": {"lr": 0.1, "betas": [0.9, 0.99]}, "x": NaN}, '
+                        '"summary": {"acc": Infinity, "f1": 0.5}}', metrics=TWO_ROWS)
 
     def check(v):
         run = v.run("s")  # strict JSON: no NaN reaches the browser
@@ -740,8 +752,8 @@ def sidecar_nested_and_non_finite(root, outside):
 
 @case
 def sidecar_invalid_utf8_and_surrogates(root, outside):
-    spt(root, "s", b'{"status": "running", "tags": ["t\xff", "\\ud800x"], "notes": "n\\udcff", '
-                   b'"display_name": "name\xfe", "hparams": {"k\\ud801": "v"}}')
+    spt_run(root / "s", b'{"status": "running", "tags": ["t\xff", "\\ud800x"], "notes": "n\\udcff", '
+                        b'"display_name": "name\xfe", "hparams": {"k\\ud801": "v"}}', metrics=TWO_ROWS)
 
     def check(v):
         run = v.run("s")
@@ -752,7 +764,7 @@ def sidecar_invalid_utf8_and_surrogates(root, outside):
 
 @case
 def sidecar_huge_but_valid(root, outside):
-    spt(root, "s", {"status": "completed", "hparams": {f"k{i}": i for i in range(5_000)}})
+    spt_run(root / "s", {"status": "completed", "hparams": {f"k{i}": i for i in range(5_000)}}, metrics=TWO_ROWS)
 
     def check(v):
         assert len(v.run("s")["hparams"]) == 5_000
@@ -762,7 +774,7 @@ def sidecar_huge_but_valid(root, outside):
 
 @case
 def sidecar_oversized(root, outside):
-    d = spt(root, "s", "")
+    d = spt_run(root / "s", "", metrics=TWO_ROWS)
     with open(d / "sidecar.json", "wb") as f:
         f.truncate(20 << 20)
 
@@ -849,10 +861,10 @@ for _name, _raw, _rid in [
 
 @case
 def name_markup_in_every_field(root, outside):
-    spt(root, "x", {"status": "running", "display_name": "<script>alert(1)</script>",
-                    "tags": ["<img src=x onerror=alert(2)>"], "notes": "</textarea><svg onload=alert(3)>",
-                    "hparams": {"<i>k</i>": "<u>v</u>"}},
-        **{"metrics.csv": "step,<b>loss</b>\n0,1\n"})
+    spt_run(root / "x", {"status": "running", "display_name": "<script>alert(1)</script>",
+                         "tags": ["<img src=x onerror=alert(2)>"], "notes": "</textarea><svg onload=alert(3)>",
+                         "hparams": {"<i>k</i>": "<u>v</u>"}},
+            metrics="step,<b>loss</b>\n0,1\n")
 
     def check(v):
         for url in ("/", "/runs/x", "/runs/x?tab=config", "/-/partials/hparams?run=x", "/compare?run=x&tab=table"):
@@ -931,7 +943,8 @@ def hostile(request, tmp_path):
 
 @contextlib.contextmanager
 def serving(root, outside, built):
-    with viewer_app(root) as app:
+    as_a_user = permission_bits_enforced() if built.as_a_user else contextlib.nullcontext()
+    with as_a_user, viewer_app(root) as app:
         if built.after_scan:
             built.after_scan(root, outside)
         yield View(app.test_client())

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from builders import append
 from conftest import LIGHTNING_ID, SPT_ID
 from live_clients import SSE, start_server, stop_server, wait_for, ws_connect, ws_next
 
@@ -57,11 +58,6 @@ def server(request, samples):
 
 def csv_path(samples):
     return samples / "lightning" / "lightning_logs" / "version_0" / "metrics.csv"
-
-
-def append(path, text):
-    with open(path, "a") as f:
-        f.write(text)
 
 
 def test_an_appended_row_reaches_the_run_page_stream_as_a_delta(server, samples):
@@ -226,7 +222,7 @@ def test_sigterm_closes_every_stream_within_two_seconds(samples, kind):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        proc.stdout.close()
+        proc.log.close()
 
 
 def test_run_header_pushes_the_new_last_values(server, samples):
@@ -237,6 +233,7 @@ def test_run_header_pushes_the_new_last_values(server, samples):
     sse.close()
 
 
+@pytest.mark.slow
 def test_with_two_workers_every_client_gets_every_update(samples):
     proc, url = start_server("gunicorn", samples, WEB_CONCURRENCY="2")
     try:

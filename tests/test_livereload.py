@@ -11,28 +11,10 @@ import time
 
 import pytest
 
+from builders import PAGE, html_report
 from live_clients import start_server, stop_server, ws_connect
 
 P7 = "http://livereload.com/protocols/official-7"
-PAGE = """<!doctype html>
-<html><head><link rel="stylesheet" href="style.css"><script src="js/app.js"></script>
-<link rel="stylesheet" href="../shared/theme.css"></head>
-<body><h1 id="t">{title}</h1><img src="plot.png"></body></html>
-"""
-
-
-def make_report(root, title="v1"):
-    rep = root / "reports" / "bench"
-    (rep / "js").mkdir(parents=True, exist_ok=True)
-    (root / "reports" / "shared").mkdir(parents=True, exist_ok=True)
-    (rep / "index.html").write_text(PAGE.format(title=title))
-    (rep / "style.css").write_text("h1 { color: rgb(255, 0, 0) }\n")
-    (rep / "js" / "app.js").write_text("window.app = 1;\n")
-    (rep / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
-    (root / "reports" / "shared" / "theme.css").write_text("body { margin: 0 }\n")
-    return rep
-
-
 def recv(ws, timeout=5.0):
     raw = ws.receive(timeout=timeout)
     return None if raw is None else json.loads(raw)
@@ -52,7 +34,7 @@ def handshake(url, page="/files/reports/bench/index.html", query=""):
 # -- injection (test client) ----------------------------------------------------------------
 
 def test_html_gets_the_livereload_client_before_body_end(client, samples):
-    make_report(samples)
+    html_report(samples)
     html = client.get("/files/reports/bench/index.html").get_data(as_text=True)
     script = html[html.index("<script src=\"/-/livereload.js"):]
     assert script.index("</script>") < script.index("</body>")
@@ -61,7 +43,7 @@ def test_html_gets_the_livereload_client_before_body_end(client, samples):
 
 
 def test_no_injection_into_fragments_other_types_or_when_turned_off(client, samples, app):
-    rep = make_report(samples)
+    rep = html_report(samples)
     exact = (rep / "index.html").read_bytes()
     assert client.get("/files/reports/bench/index.html", headers={"HX-Request": "true"}).data == exact
     assert client.get("/files/reports/bench/index.html?livereload=0").data == exact
@@ -78,7 +60,7 @@ def test_html_without_body_tag_gets_the_client_at_the_end(client, samples):
 
 
 def test_injected_html_answers_conditional_and_range_requests(client, samples):
-    make_report(samples)
+    html_report(samples)
     first = client.get("/files/reports/bench/index.html")
     assert first.headers["Content-Security-Policy"].startswith("sandbox")
     again = client.get("/files/reports/bench/index.html", headers={"If-None-Match": first.headers["ETag"]})
@@ -94,7 +76,7 @@ def test_injected_html_answers_conditional_and_range_requests(client, samples):
 
 @pytest.fixture(params=["flask", "gunicorn"])
 def server(request, samples):
-    make_report(samples)
+    html_report(samples)
     proc, url = start_server(request.param, samples)
     yield url
     stop_server(proc)
@@ -197,7 +179,7 @@ def test_a_client_on_another_page_gets_nothing(server, samples):
 
 def test_live_reload_works_when_the_watcher_polls(samples):
     # NFS: no inotify; the polling pass stats what open pages look at
-    make_report(samples)
+    html_report(samples)
     proc, url = start_server("gunicorn", samples, VIEWER_POLL="0.2")
     try:
         ws = handshake(url)

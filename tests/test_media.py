@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import SPT_ID, needs_chromium
+from builders import add_media
+from conftest import SPT_ID
 from live_clients import SSE, start_server, stop_server
 
 HX = {"HX-Request": "true"}
@@ -43,18 +44,6 @@ def by_tag(run):
 def any_png(folder):
     """A small real PNG under ``folder`` (the samples' images are 48 x 48)."""
     return sorted(folder.rglob("*.png"))[0]
-
-
-def add_media(run, tag, step, caption, png, kind="image"):
-    """Write the file, then its index line (the order spt's writer uses). Returns the item."""
-    ext = ".mp4" if kind == "video" else ".png"
-    rel = f"media/{tag.replace('/', '__')}/{step:08d}_0{ext}"
-    (run / rel).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, run / rel)
-    item = {"step": step, "tag": tag, "type": kind, "path": rel, "caption": caption}
-    with open(run / "media.jsonl", "a") as f:
-        f.write(json.dumps(item) + "\n")
-    return item
 
 
 def file_url(rid, item):
@@ -398,7 +387,6 @@ def big_server(big_run, live_server):
     return live_server
 
 
-@needs_chromium
 def test_slider_buttons_and_arrow_keys_change_the_shown_image(page, live_server, run_a):
     items = by_tag(run_a)["samples"]
     page.goto(f"{live_server}/runs/{SPT_ID}?tab=media")
@@ -430,7 +418,6 @@ def test_slider_buttons_and_arrow_keys_change_the_shown_image(page, live_server,
     assert page.errors == []
 
 
-@needs_chromium
 def test_lightbox_opens_full_size_pages_with_arrows_and_closes(page, live_server, run_a):
     items = by_tag(run_a)["samples"]
     page.goto(f"{live_server}/runs/{SPT_ID}?tab=media")
@@ -459,7 +446,6 @@ def test_lightbox_opens_full_size_pages_with_arrows_and_closes(page, live_server
     assert page.errors == []
 
 
-@needs_chromium
 def test_compare_shows_one_row_per_run_under_one_slider(page, media_server, run_a, run_b):
     a, b = by_tag(run_a)["samples"], by_tag(run_b)["samples"]
     steps = sorted({m["step"] for m in a + b})
@@ -483,7 +469,6 @@ def test_compare_shows_one_row_per_run_under_one_slider(page, media_server, run_
     assert page.errors == []
 
 
-@needs_chromium
 def test_the_compare_box_adds_a_run_and_puts_it_in_the_url(page, media_server):
     page.goto(f"{media_server}/runs/{SPT_ID}?tab=media")
     tag = page.locator("[data-media-tag='samples']")
@@ -497,7 +482,6 @@ def test_the_compare_box_adds_a_run_and_puts_it_in_the_url(page, media_server):
     assert page.errors == []
 
 
-@needs_chromium
 def test_new_media_appear_live_and_only_a_slider_at_the_end_follows(page, live_server, run_a):
     png = any_png(run_a)
     recon = by_tag(run_a)["val/reconstruction"]
@@ -524,7 +508,6 @@ def test_new_media_appear_live_and_only_a_slider_at_the_end_follows(page, live_s
     assert page.errors == []
 
 
-@needs_chromium
 def test_a_run_with_5000_images_opens_fast_on_the_latest_image(page, big_server, big_run):
     last = by_tag(big_run)["samples"][-1]
     t0 = time.perf_counter()

@@ -20,7 +20,9 @@ import tomllib
 import pytest
 import requests
 
-from conftest import EXAMPLES, REPO, free_port
+from conftest import REPO, free_port
+
+EXAMPLES = os.path.join(REPO, "examples", "runs")
 from live_clients import SSE, die_with_parent, ws_connect
 from test_live import descendants, wait_for, ws_next
 

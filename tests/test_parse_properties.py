@@ -14,12 +14,15 @@ import math
 import os
 import shutil
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from viewer.data.formats.base import CHUNK
 from viewer.data.formats.csvmetrics import CsvSource
 from viewer.data.store import RunStore
+
+pytestmark = pytest.mark.slow  # hypothesis: dozens of generated files per test, about 15 s in all
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

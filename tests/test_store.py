@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from builders import append, write
 from conftest import LIGHTNING_ID, SPT_ID, scanned, series
 from viewer.data.errors import BadRequest, NotFound
 
@@ -17,17 +18,6 @@ LIGHTNING_HEADER = "epoch,lr,step,train/loss,val/acc,val/loss"
 def points(store, rid, name, **kw):
     s = series(store, rid, **kw)[name]
     return list(zip(s["x"], s["y"]))
-
-
-def append(path, text):
-    with open(path, "a", newline="") as f:
-        f.write(text)
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", newline="") as f:
-        f.write(text)
 
 
 def lightning_csv(samples):

@@ -6,8 +6,14 @@ import os
 
 import pytest
 
+from builders import sidecar, spt_run as spt_folder, write
 from conftest import scanned
-from test_formats import spt_run, write
+
+
+def spt_run(root, rel, sidecar_fields):
+    """An spt run ``root/rel`` whose sidecar holds ``sidecar_fields`` (``run_id`` included)."""
+    fields = dict(sidecar_fields)
+    return spt_folder(root / rel, sidecar(fields.pop("run_id", "r"), **fields))
 
 
 def sweep_tree(root):
@@ -28,32 +34,32 @@ RANKS = ["7_3 rank 0 (out)", "7_3 rank 0 (err)", "7_3 rank 1 (out)", "7_3 rank 1
 
 def test_task_from_slurm_task_id(tmp_path):
     sweep_tree(tmp_path)
-    spt_run(tmp_path, "runs/r", sidecar={"tags": ["x", "sweep:7"], "run_id": "abc_4",
+    spt_run(tmp_path, "runs/r", {"tags": ["x", "sweep:7"], "run_id": "abc_4",
                                          "hparams": {"output_dir": "../../outputs/own", "slurm.task_id": 3}})
     assert names(tmp_path) == ["9_9 rank 0 (out)"] + RANKS  # the task id wins over the run id's _4
 
 
 def test_task_from_nested_slurm_hparams(tmp_path):
     sweep_tree(tmp_path)
-    spt_run(tmp_path, "runs/r", sidecar={"tags": ["sweep:7"],
+    spt_run(tmp_path, "runs/r", {"tags": ["sweep:7"],
                                          "hparams": {"output_dir": "../../outputs/own", "slurm": {"task_id": "3"}}})
     assert names(tmp_path)[1:] == RANKS
 
 
 def test_task_from_the_trailing_number_of_the_run_id(tmp_path):
     sweep_tree(tmp_path)
-    spt_run(tmp_path, "runs/r", sidecar={"tags": ["sweep:7"], "run_id": "1c80a3_3",
+    spt_run(tmp_path, "runs/r", {"tags": ["sweep:7"], "run_id": "1c80a3_3",
                                          "hparams": {"output_dir": "../../outputs/own"}})
     assert names(tmp_path)[1:] == RANKS
-    spt_run(tmp_path, "runs/s_30", sidecar={"tags": ["sweep:7"], "run_id": None,
+    spt_run(tmp_path, "runs/s_30", {"tags": ["sweep:7"], "run_id": None,
                                             "hparams": {"output_dir": "../../outputs/own"}})
     assert names(tmp_path, "runs/s_30")[1:] == [n.replace("7_3 ", "7_30 ") for n in RANKS]
 
 
-@pytest.mark.parametrize("sidecar", [{"tags": []}, {"tags": ["sweep:x"]}, {"tags": "sweep:7"}])
-def test_no_sweep_tag_no_sibling_logs(tmp_path, sidecar):
+@pytest.mark.parametrize("tags", [{"tags": []}, {"tags": ["sweep:x"]}, {"tags": "sweep:7"}])
+def test_no_sweep_tag_no_sibling_logs(tmp_path, tags):
     sweep_tree(tmp_path)
-    spt_run(tmp_path, "runs/r", sidecar={**sidecar, "run_id": "a_3",
+    spt_run(tmp_path, "runs/r", {**tags, "run_id": "a_3",
                                          "hparams": {"output_dir": "../../outputs/own"}})
     assert names(tmp_path) == ["9_9 rank 0 (out)"]
 
@@ -63,11 +69,11 @@ def test_sibling_logs_stay_inside_the_root(tmp_path):
     write(outside / "7_3" / ".submitit" / "7_3_0_log.out", "secret\n")
     write(root / "outputs" / "own" / "x.log", "mine\n")
     os.symlink(outside / "7_3", root / "outputs" / "7_3")
-    spt_run(root, "runs/r", sidecar={"tags": ["sweep:7"], "run_id": "a_3",
+    spt_run(root, "runs/r", {"tags": ["sweep:7"], "run_id": "a_3",
                                      "hparams": {"output_dir": "../../outputs/own"}})
     assert names(root) == ["x.log"]
     # and an output_dir outside the root gives nothing, whatever its siblings hold
-    spt_run(root, "runs/q", sidecar={"tags": ["sweep:7"], "run_id": "a_3",
+    spt_run(root, "runs/q", {"tags": ["sweep:7"], "run_id": "a_3",
                                      "hparams": {"output_dir": str(outside / "own")}})
     assert names(root, "runs/q") == []
 
@@ -76,7 +82,7 @@ def test_rank_logs_are_served(tmp_path):
     from conftest import viewer_app
 
     sweep_tree(tmp_path)
-    spt_run(tmp_path, "runs/r", sidecar={"tags": ["sweep:7"], "run_id": "a_3",
+    spt_run(tmp_path, "runs/r", {"tags": ["sweep:7"], "run_id": "a_3",
                                          "hparams": {"output_dir": "../../outputs/own"}})
     with viewer_app(tmp_path) as app:
         c = app.test_client()

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from builders import append
 from conftest import LIGHTNING_ID, SPT_ID
 from viewer.live import source, supervisor
 from viewer.data.store import RunStore
@@ -66,11 +67,6 @@ def running(samples):
 
 def lightning_csv(samples):
     return os.path.join(str(samples), LIGHTNING_ID, "metrics.csv")
-
-
-def append(path, text):
-    with open(path, "a", newline="") as f:
-        f.write(text)
 
 
 # -- choosing the source ----------------------------------------------------------------------

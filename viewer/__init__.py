@@ -2,6 +2,10 @@
 
     from viewer import Viewer
     Viewer(app, root="/data/runs", url_prefix="/runs")   # or Viewer().init_app(app)
+
+Importing the package itself loads only the standard library (Flask and the layers come with
+``init_app``): gunicorn's master may then use the pure helpers (``viewer.views.args``) before
+its gevent workers patch the standard library.
 """
 from __future__ import annotations
 
@@ -10,20 +14,12 @@ from __future__ import annotations
 # Flask and the layers are imported when a Viewer is built (in the worker, patched).
 import atexit
 import os
+import secrets
 import weakref
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def bundled_dir(name):
-    """``viewer/<name>`` when installed from the wheel (which ships the top-level templates/,
-    static/ and examples/ inside the package), else ``<checkout>/<name>``."""
-    inside = os.path.join(HERE, name)
-    return inside if os.path.isdir(inside) else os.path.join(os.path.dirname(HERE), name)
-
+from .data.package_files import bundled_dir  # stdlib only, like this module
 
 TEMPLATES = bundled_dir("templates")
-STATIC = bundled_dir("static")
 
 _running = weakref.WeakSet()
 
@@ -46,9 +42,11 @@ class Viewer:
         from . import settings
         from .data.store import RunStore
         from .live.bus import Bus
+        from .live.publisher import Publisher
         from .live.watcher import Watcher
-        from .web import access, security
+        from .web import access, glue, security
         from .web.blueprints import api, assets, compare, files, livereload, pages, sock, stream
+        from .web.fragments import Fragments
 
         self.config = settings.load(app, self.options)
         root = self.config["VIEWER_ROOT"]
@@ -57,6 +55,12 @@ class Viewer:
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
         self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"])
+        # signs report capabilities when there is no token; exported so that the processes
+        # started after this one (flask's reloader child, forked workers) agree on it
+        self.secret = os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
+        self.failures = access.FailureBudget()  # wrong tokens per client address
+        access.install_log_redaction("werkzeug")  # flask run's request log: no token, no capability
+        access.install_log_redaction(app.logger.name)  # "Exception on /files/~<capability>/..."
         self.bus = Bus()
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
@@ -64,6 +68,7 @@ class Viewer:
         for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp):
             bp.register_blueprint(child)
         bp.register_blueprint(access.bp)  # /login, /logout
+        glue.install(bp)  # one ViewerError handler for every route, and the template filters
         token, prefix = self.config["VIEWER_TOKEN"], self.url_prefix
         bp.before_request(lambda: access.check(token, prefix))
         bp.before_request(self._note_event_id)
@@ -72,7 +77,7 @@ class Viewer:
         app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
         app.extensions["tailboard"] = self
 
-        publisher = stream.Publisher(app, self)
+        publisher = Publisher(self.store, self.bus, Fragments(app, self.url_prefix))
         self.store.on_progress = publisher.progress
         self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
                                rescan=self.config["VIEWER_RESCAN"],

@@ -38,12 +38,6 @@ def is_loopback(address):
     return bool(found) and all(ipaddress.ip_address(a).is_loopback for a in found)
 
 
-def _truthy(value):
-    if isinstance(value, bool):
-        return value
-    return value is not None and str(value).strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def token_for_bind(addresses, scheme="http", configured=None, is_open=None):
     """Generate, export and announce a token when a bind reaches beyond loopback.
 
@@ -53,7 +47,10 @@ def token_for_bind(addresses, scheme="http", configured=None, is_open=None):
     """
     if configured or os.environ.get("VIEWER_TOKEN"):
         return None
-    if _truthy(is_open if is_open is not None else os.environ.get("VIEWER_OPEN")):
+    from .views.args import flag  # stdlib only, like this module
+
+    is_open = is_open if is_open is not None else os.environ.get("VIEWER_OPEN")
+    if is_open is not None and flag(is_open, default=True):  # as VIEWER_OPEN in the settings
         return None
     if all(is_loopback(a) for a in addresses):
         return None

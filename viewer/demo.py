@@ -20,7 +20,7 @@ import threading
 import time
 import zlib
 
-from . import bundled_dir
+from .data.package_files import bundled_dir
 
 EXAMPLES = os.path.join(bundled_dir("examples"), "runs")
 STEPS_PER_RUN = 600

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from .views.args import flag
+
 DEFAULTS = {
     "VIEWER_ROOT": None,            # the runs folder; unset = the bundled live demo
     "VIEWER_POLL": None,            # seconds: force polling at this interval (unset: inotify when it can serve)
@@ -21,6 +23,10 @@ DEFAULTS = {
     "VIEWER_OPEN": False,           # no generated token on a non-loopback bind: an authenticating proxy is in front
     "VIEWER_LIVERELOAD": True,      # inject the LiveReload client into HTML under /files/
     "VIEWER_CORS": None,            # origins allowed to fetch /files/ ("*" or a comma list); off
+    # host names answered besides loopback (localhost, 127.0.0.1, [::1]), a comma list; ".example.org"
+    # takes subdomains, "*" any name. Unset: with no token only loopback names (DNS rebinding), with
+    # a token any. Set: held with or without a token. Websockets also take these names as Origin.
+    "VIEWER_ALLOWED_HOSTS": None,
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
@@ -33,7 +39,7 @@ def _cast(key, value):
     if value is None or kind is None:
         return value
     if kind == "bool":
-        return value if isinstance(value, bool) else str(value).lower() not in ("0", "false", "no", "off", "")
+        return flag(value, default=True)  # any word but off/false/no/0/blank is on
     try:
         return kind(value)
     except (TypeError, ValueError):

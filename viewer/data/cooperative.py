@@ -41,3 +41,12 @@ def each(iterable, every=1024, turns=None):
         if i % every == 0:
             turns()
         yield item
+
+
+_shared = Turns()
+
+
+def turn():
+    """A turn for whoever runs now, if one is due (a loop that cannot keep its own ``Turns``:
+    between parsed chunks, between runs of a scan, between pieces of a log)."""
+    _shared()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import time
+import stat
 from dataclasses import dataclass, field
 
+from . import paths
 from .formats import READERS
 from .formats.base import Part, safe_text
+from .cooperative import turn
 
 ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", ".ipynb_checkpoints"))
 
@@ -75,16 +77,17 @@ def inspect_dir(root, dirpath, files, subdirs):
 
 
 def list_dir(root, dirpath):
-    """(files, subdirs) of one folder; symlinked files count only when they stay inside the root."""
+    """(files, subdirs) of one folder, opened beneath the root (``paths``: a folder swapped for a
+    symlink leading out is not listed); symlinked files count only when they stay inside it."""
     files, subdirs = [], []
-    with os.scandir(dirpath) as it:
+    with paths.entries(root, dirpath) as (real, it):
         for e in it:
             try:
                 if e.is_file(follow_symlinks=False):
                     files.append(e.name)
                 elif e.is_symlink():
-                    target = os.path.realpath(e.path)
-                    if target.startswith(root + os.sep) and os.path.isfile(target):
+                    st = paths.stat_beneath(root, os.path.join(real, e.name))
+                    if st is not None and stat.S_ISREG(st.st_mode):
                         files.append(e.name)
                 elif e.is_dir(follow_symlinks=False):
                     subdirs.append(e.name)
@@ -119,7 +122,7 @@ def walk(root, progress=None, max_depth=12, start=None):
         seen += 1
         if progress and seen % 64 == 0:
             progress(seen)
-            time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
         found = inspect_dir(root, dirpath, files, subdirs)
         skip = set(ALWAYS_SKIP)
         if found:

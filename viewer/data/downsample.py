@@ -13,11 +13,7 @@ from bisect import bisect_left, bisect_right
 from itertools import islice
 
 from .cooperative import Turns
-from .formats.base import all_finite
-
-
-def _clean(v):
-    return v if math.isfinite(v) else None
+from .numbers import all_finite, finite_or_none
 
 
 def select(xs, ys, start=None, end=None):
@@ -115,9 +111,9 @@ def downsample(xs, ys, idx, points):
     contiguous = isinstance(idx, range)
     if n <= points:
         if contiguous:
-            x, y = xs[idx.start:idx.stop].tolist(), [_clean(v) for v in ys[idx.start:idx.stop]]
+            x, y = xs[idx.start:idx.stop].tolist(), [finite_or_none(v) for v in ys[idx.start:idx.stop]]
         else:
-            x, y = [xs[i] for i in idx], [_clean(ys[i]) for i in idx]
+            x, y = [xs[i] for i in idx], [finite_or_none(ys[i]) for i in idx]
         return x, y, list(y), list(y)
     x, y, ymin, ymax = [], [], [], []
     turns = Turns()  # 100,000 buckets of a 500,000-point series: seconds other clients must not wait

@@ -1,16 +1,17 @@
 """One run: its sources (kept between refreshes, so reads stay incremental), metadata and status."""
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
 import time
 
+from . import paths
 from .discovery import rediscover
-from .formats.base import SourceError, is_inside, safe_text, stat_or_none
+from .formats.base import SourceError, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind
 from .formats.media import html_reports, scan_media_files
+from .numbers import json_can_carry
 from .tailing import read_tail
 
 FAILURE = re.compile(rb"Traceback \(most recent call last\)|CANCELLED AT|DUE TO TIME LIMIT|"
@@ -19,6 +20,14 @@ FAILURE = re.compile(rb"Traceback \(most recent call last\)|CANCELLED AT|DUE TO 
 
 
 STATUSES = ("running", "stale", "failed", "completed", "unknown")  # what Run.status() answers
+
+
+def status_counts(statuses):
+    """{status: how many} over ``statuses`` (each of STATUSES present, zero or more)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for st in statuses:
+        counts[st] = counts.get(st, 0) + 1
+    return counts
 
 
 class Run:
@@ -147,8 +156,9 @@ class Run:
             return self.version, paths
 
     def _escapes(self, path):
-        """True when ``path`` is a symlink whose target lies outside the root."""
-        return os.path.islink(path) and not is_inside(path, self.root)
+        """True when ``path`` is (or passes through) a symlink leading outside the root. Only
+        for the message: every open is confined beneath the root anyway (``paths``)."""
+        return paths.escapes(path, self.root)
 
     def _files(self):
         names = [self.path] + [s.path for s in self.sources] + list(self.logs)
@@ -234,7 +244,7 @@ class Run:
             key = (path, st.st_size, st.st_mtime)
             if key not in self._failure_cache:
                 try:
-                    data = read_tail(path, 16384)[0]
+                    data = read_tail(path, 16384, self.root)[0]
                 except OSError:
                     data = b""
                 self._failure_cache = {k: v for k, v in self._failure_cache.items() if k[0] != path}
@@ -302,7 +312,7 @@ class Run:
 
     def summary(self):
         """Last value per metric: the files win over the sidecar's (they are fresher)."""
-        out = {k: v for k, v in self.meta.get("summary", {}).items() if _finite(v)}  # JSON has no NaN
+        out = {k: v for k, v in self.meta.get("summary", {}).items() if json_can_carry(v)}  # JSON has no NaN
         for name, s in self.series().items():
             v = s.last()
             if v is not None:
@@ -324,16 +334,11 @@ class Run:
             "duration": (end - created) if (end and created and end >= created) else None,
             "tags": self.meta.get("tags", []),
             "notes": self.meta.get("notes", ""),
-            "hparams": {k: v if _finite(v) else repr(v) for k, v in self.meta.get("hparams", {}).items()},
+            "hparams": {k: v if json_can_carry(v) else repr(v) for k, v in self.meta.get("hparams", {}).items()},
             "summary": self.summary(),
             "metrics": list(self.series()),
             "error": self.error,
         }
-
-
-def _finite(v):
-    """False for a float JSON cannot carry (NaN, inf)."""
-    return not isinstance(v, float) or math.isfinite(v)
 
 
 def _folder_entry(stamp, path):

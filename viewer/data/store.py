@@ -13,13 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .cooperative import each
+from . import paths as beneath  # not ``paths``: apply() takes a list of that name
+from .cooperative import each, turn
 from .discovery import walk
 from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
 from .errors import BadRequest, NotFound
 from .formats.media import MEDIA_DIRS
 from .run import Run, found_signature
-from .tailing import read_tail
+from .tailing import iter_window, open_tail, read_tail
 
 AXES = ("step", "epoch", "time")
 PURGED_AXES = ("step", "epoch")  # a restart logs steps again; wall time never goes back
@@ -62,6 +63,7 @@ class Changes:
 class RunStore:
     def __init__(self, root, stale_after=300.0, clock=time.time):
         self.root = os.path.realpath(root)
+        beneath.confine(self.root)  # readers' opens under it stay beneath it (see paths.py)
         self.stale_after = stale_after
         self.clock = clock
         self.lock = threading.RLock()
@@ -107,7 +109,7 @@ class RunStore:
             if first:
                 self.scan_state = {"phase": "loading", "total": len(runs), "done": i}
             self._refresh_into(run, changes)
-            time.sleep(0)  # under gevent: let other greenlets run between runs
+            turn()  # under gevent: the other connections get a turn when one is due
         self.scan_state = {"phase": "done", "total": len(runs), "done": len(runs)}
         self.scans += 1
         return changes
@@ -169,7 +171,7 @@ class RunStore:
                     self._drop(run, changes)
                 continue
             self._refresh_into(run, changes)
-            time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
         return changes
 
     def apply(self, paths):
@@ -187,14 +189,14 @@ class RunStore:
                 d = p
                 while d != self.root and not os.path.isdir(d):
                     d = os.path.dirname(d)
-                if d == self.root or d.startswith(self.root + os.sep):
+                if beneath.contains(self.root, d):
                     to_walk.add(d)
             elif not os.path.isdir(run.path):
                 to_walk.add(os.path.dirname(run.path))
             else:
                 to_refresh[run.id] = run
         for d in sorted(to_walk):
-            if any(d.startswith(w + os.sep) for w in to_walk):
+            if any(beneath.strictly_inside(w, d) for w in to_walk):
                 continue  # an ancestor is walked anyway
             sub = self._discover(d)
             changes.added += sub.added
@@ -361,18 +363,32 @@ class RunStore:
         """(data, start offset, file size) of a stream's last ``nbytes`` from a line boundary."""
         st = self.stream(run_id, stream_id)
         try:
-            return read_tail(st["path"], nbytes)
+            return read_tail(st["path"], nbytes, self.root)
         except FileNotFoundError:
             raise NotFound(f"log stream {stream_id!r} vanished") from None
         except OSError as e:
             raise NotFound(f"log stream {stream_id!r} unreadable: {e.strerror}") from None
+
+    def log_window(self, run_id, stream_id, nbytes):
+        """``(start, size, chunks)``: a stream's last ``nbytes`` (at most ``MAX_LOG_WINDOW``) from a
+        line boundary, as an iterator of byte chunks that yields to other greenlets between them
+        (the file stays open until the iterator ends or is closed)."""
+        st = self.stream(run_id, stream_id)
+        try:
+            f, start, size = open_tail(st["path"], nbytes, self.root)
+        except FileNotFoundError:
+            raise NotFound(f"log stream {stream_id!r} vanished") from None
+        except OSError as e:
+            raise NotFound(f"log stream {stream_id!r} unreadable: {e.strerror}") from None
+        return start, size, iter_window(f, start, size)
 
     def media(self, run_id):
         """Media items with ``path`` relative to the root."""
         run = self.get(run_id, refresh=False)
         rel = os.path.relpath(run.path, self.root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        return [{**m, "path": prefix + m["path"]} for m in run.media()]
+        # an item inside a file (``blob``: an image in an event file) also names its run: its URL is the run's API
+        return [{**m, "path": prefix + m["path"], **({"run": run.id} if "blob" in m else {})} for m in run.media()]
 
     def media_blob(self, run_id, index):
         """``(bytes, mimetype)`` of media item ``index`` when it lies inside a file (an image in a
@@ -400,12 +416,12 @@ class RunStore:
         out = [top]
         for sub in MEDIA_DIRS:
             d = os.path.join(top, sub)
-            if os.path.isdir(d):
-                out.append(d)
-                try:
-                    out += [e.path for e in os.scandir(d) if e.is_dir(follow_symlinks=False)]
-                except OSError:
-                    pass
+            try:  # listed beneath the root: a media folder swapped for a link out is not
+                entries = beneath.scandir(self.root, d)
+            except OSError:
+                continue
+            out.append(d)
+            out += [os.path.join(d, name) for name, st in entries if stat.S_ISDIR(st.st_mode)]
         return out[:limit]
 
     def reports(self, run_id):
@@ -427,14 +443,11 @@ class RunStore:
         parts = [p for p in relpath.split("/") if p not in ("", ".")]
         if any(p == ".." for p in parts):
             raise NotFound("no such file")
-        path = os.path.realpath(os.path.join(self.root, *parts))
-        if not (path == self.root or path.startswith(self.root + os.sep)):
-            raise NotFound("no such file")
-        try:
-            mode = os.stat(path).st_mode
+        try:  # resolved beneath the root's fd, component by component (see paths.py)
+            path, st = beneath.resolve(self.root, os.path.join(*parts) if parts else "")
         except (OSError, ValueError):
             raise NotFound("no such file") from None
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise NotFound("no such file")
         return path
 

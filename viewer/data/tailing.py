@@ -5,29 +5,109 @@ their last state, SGR colour codes become spans, every other escape sequence is 
 """
 from __future__ import annotations
 
+import codecs
 import html
 import os
 import re
 
-from .formats.base import open_regular
+from . import paths
+from .cooperative import turn
+
+#: The largest log window read, rendered or sent for one request, whatever ``bytes=`` asks
+#: (the API, the page's "show more"). A 47 MB ANSI log asked for whole once held a worker 19 s
+#: and sent 168 MB; a window is now read, rendered and sent in ``WINDOW_CHUNK`` pieces with a
+#: yield to other greenlets between them, so memory and latency stay bounded.
+MAX_LOG_WINDOW = 16 << 20
+WINDOW_CHUNK = 256 << 10
+RENDER_PIECE = 16 << 10  # characters of log text rendered between two yields (about 3 ms)
 
 
-def read_tail(path, nbytes):
-    """The last ``nbytes`` of a file, starting at a line boundary. Returns (data, start, size).
-    A FIFO, device or folder raises OSError (reading one could block or never end)."""
-    with open_regular(path) as f:
-        f.seek(0, 2)
-        size = f.tell()
+def clamp_window(nbytes):
+    """``nbytes`` within 1..``MAX_LOG_WINDOW``."""
+    return max(1, min(int(nbytes), MAX_LOG_WINDOW))
+
+
+def open_tail(path, nbytes, root=None):
+    """``(file, start, size)``: the file opened beneath ``root`` (see ``paths.open_regular``)
+    and the offset of its last ``nbytes`` (at most ``MAX_LOG_WINDOW``) from a line boundary.
+    The file is positioned at ``start``; the caller closes it."""
+    nbytes = clamp_window(nbytes)
+    f = paths.open_regular(path, within=root)
+    try:
+        size = os.fstat(f.fileno()).st_size
         start = max(0, size - nbytes)
-        # read one byte before the window: it tells whether the window already starts a line
-        f.seek(max(0, start - 1))
-        data = f.read(size - start + (start > 0))
-    if start > 0:
-        nl = data.find(b"\n", 0, len(data) - 1)  # the last byte's newline ends the last line, not a first
-        # no newline in the window: one huge line; show its end rather than nothing
-        data = data[nl + 1:] if nl >= 0 else data[1:]
-        start += max(nl, 0)
+        if start > 0:
+            # the byte before the window tells whether the window already starts a line; the
+            # last byte's newline ends the last line, not a first one. No newline at all: one
+            # huge line, whose end is shown rather than nothing.
+            f.seek(start - 1)
+            pos, found = start - 1, -1
+            while pos < size - 1 and found < 0:
+                block = f.read(min(WINDOW_CHUNK, size - 1 - pos))
+                if not block:
+                    break
+                i = block.find(b"\n")
+                found = pos + i if i >= 0 else -1
+                pos += len(block)
+                if found < 0:
+                    turn()  # under gevent: the other connections get a turn when one is due
+            start = found + 1 if found >= 0 else start
+        f.seek(start)
+        return f, start, size
+    except BaseException:
+        f.close()
+        raise
+
+
+def iter_window(f, start, size, chunk=WINDOW_CHUNK):
+    """Yield the bytes of ``f`` from ``start`` to ``size`` in ``chunk`` pieces, yielding to other
+    greenlets after each; closes ``f`` at the end (or when the consumer stops)."""
+    try:
+        f.seek(start)
+        left = size - start
+        while left > 0:
+            data = f.read(min(chunk, left))
+            if not data:
+                break
+            left -= len(data)
+            yield data
+            turn()  # under gevent: the other connections get a turn when one is due
+    finally:
+        f.close()
+
+
+def read_tail(path, nbytes, root=None):
+    """The last ``nbytes`` (at most ``MAX_LOG_WINDOW``) of a file, starting at a line boundary,
+    opened beneath ``root``. Returns (data, start, size). A FIFO, device or folder, or a symlink
+    leading out of the root, raises OSError (reading one could block, never end, or leak)."""
+    f, start, size = open_tail(path, nbytes, root)
+    with f:
+        data = f.read(size - start)
     return data, start, size
+
+
+def render_chunks(chunks):
+    """Raw log byte chunks as HTML pieces (see :func:`render_terminal`), one piece per chunk,
+    split on line boundaries with the colour state carried over; a yield to other greenlets
+    after each piece, so a 16 MiB ANSI window never holds the worker."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    state, rest = {}, ""
+    for data in chunks:
+        text = rest + decoder.decode(data)
+        rest = ""
+        while text:  # RENDER_PIECE characters at a time
+            cut = text.find("\n", RENDER_PIECE) + 1 if len(text) > RENDER_PIECE else 0
+            if cut <= 0:
+                cut = text.rfind("\n") + 1
+                if cut <= 0:
+                    rest = text
+                    break
+            piece, text = text[:cut], text[cut:]
+            yield render_terminal(piece, state)
+            turn()  # under gevent: the other connections get a turn when one is due
+    rest += decoder.decode(b"", final=True)
+    if rest:
+        yield render_terminal(rest, state)
 
 
 def collapse_cr(text):
@@ -112,7 +192,7 @@ def _span(state):
     """The opening tag for the current SGR state, or ''. No ``style=`` attribute (the page CSP
     has no ``'unsafe-inline'``): the 16 basic colours and the flags are classes of
     ``tailboard.css``; 256-palette and 24-bit colours are ``data-fg``/``data-bg`` (``#rrggbb``,
-    made here from numbers), which ``tailboard.js`` applies as CSSOM properties."""
+    made here from numbers), which ``static/logs.js`` applies as CSSOM properties."""
     classes, data = [], []
     for key in ("fg", "bg"):
         colour = state.get(key)
@@ -129,10 +209,14 @@ def _span(state):
     return f"<span{cls}{''.join(data)}>"
 
 
-def render_terminal(text):
-    """Raw log text as HTML for a ``<pre>``: escaped, ``\\r`` collapsed, ANSI colours as spans."""
+def render_terminal(text, state=None):
+    """Raw log text as HTML for a ``<pre>``: escaped, ``\\r`` collapsed, ANSI colours as spans.
+    ``state``: the SGR state at the start, updated to the state at the end (a caller rendering a
+    log piece by piece passes the same dict each time)."""
     text = collapse_cr(text)
-    out, state, pos, open_span = [], {}, 0, False
+    state = {} if state is None else state
+    tag = _span(state)
+    out, pos, open_span = [tag] if tag else [], 0, bool(tag)
     for m in ESCAPE.finditer(text):
         if m.start() > pos:
             out.append(html.escape(CONTROL.sub("", text[pos:m.start()]), quote=False))
@@ -168,44 +252,54 @@ class LogFollower:
     MAX_PARTIAL = 64 << 10
     MAX_JUMP = 4 << 20  # more appended than this at once: show the new tail instead
 
-    def __init__(self, path, tail_bytes=256 << 10):
+    def __init__(self, path, tail_bytes=256 << 10, root=None):
         self.path = path
         self.tail_bytes = tail_bytes
+        # every (re)open, after a rotation too, resolves the path beneath this folder: a log
+        # renamed over by a symlink to /etc/... is refused, not followed
+        self.root = root or paths.root_of(path) or os.path.dirname(os.path.abspath(path))
         self.offset = 0
         self.inode = None
         self._restart()
 
     def _restart(self):
-        import codecs
-
         self.partial = ""
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def tail(self):
-        """{"lines": [html], "partial": html} for the file's current tail."""
+        """{"lines": [html], "partial": html} for the file's current tail. Raises OSError."""
+        f, start, size = open_tail(self.path, self.tail_bytes, self.root)
+        with f:
+            st = os.fstat(f.fileno())  # the file read is the file whose identity is kept
+            data = f.read(size - start)
         self._restart()
-        data, _start, size = read_tail(self.path, self.tail_bytes)
-        st = os.stat(self.path)
         self.offset, self.inode = size, (st.st_dev, st.st_ino)
         return self._feed(data)
 
     def read_new(self):
-        """(reason, chunk): reason is None, "truncated" or "rotated"; chunk None when idle."""
+        """(reason, chunk): reason is None, "truncated", "rotated" or "skipped"; chunk None when
+        idle. A path that is missing, or that now leads out of the root (or to a FIFO), is waited
+        on as if rotated away: nothing of it is read."""
+        st = paths.stat_beneath(self.root, self.path)
+        if st is None:
+            return None, None  # rotated away (or swapped for a link out): wait
         try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None, None  # rotated away, not yet recreated: wait
-        if (st.st_dev, st.st_ino) != self.inode:
-            return "rotated", self.tail()
-        if st.st_size < self.offset:
-            return "truncated", self.tail()
-        if st.st_size == self.offset:
-            return None, None
-        if st.st_size - self.offset > self.MAX_JUMP:
-            return "skipped", self.tail()
-        with open_regular(self.path) as f:
-            f.seek(self.offset)
-            data = f.read(st.st_size - self.offset)
+            if (st.st_dev, st.st_ino) != self.inode:
+                return "rotated", self.tail()
+            if st.st_size < self.offset:
+                return "truncated", self.tail()
+            if st.st_size == self.offset:
+                return None, None
+            if st.st_size - self.offset > self.MAX_JUMP:
+                return "skipped", self.tail()
+            with paths.open_regular(self.path, within=self.root) as f:
+                now = os.fstat(f.fileno())
+                if (now.st_dev, now.st_ino) != self.inode:
+                    return "rotated", self.tail()
+                f.seek(self.offset)
+                data = f.read(min(now.st_size, self.offset + self.MAX_JUMP) - self.offset)
+        except OSError:
+            return None, None  # swapped between the stat and the open: the next look decides
         self.offset += len(data)
         return None, self._feed(data)
 

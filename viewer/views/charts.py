@@ -11,7 +11,8 @@ import re
 
 from flask import url_for
 
-from .context import store, viewer
+from .args import flag, partition_known
+from .current import store, viewer
 
 # ~20 mid-tone colours: each keeps a 3:1 contrast on both the light and the dark background
 PALETTE = (
@@ -28,7 +29,7 @@ MAX_SMOOTH = 0.99
 MAX_FILTER = 200   # characters of the metric filter kept
 MAX_LIST = 200     # repeated better=/fold= values kept
 
-# metrics where lower is better, guessed from the name; the same pattern runs in charts.js
+# metrics where lower is better, guessed from the name; the same pattern runs in static/charts/data.js
 LOWER_IS_BETTER = (r"(?:^|[^a-z0-9])(?:[a-z0-9]*loss|[a-z0-9]*error|err|ppl|perplexity|mse|mae|rmse|"
                    r"nll|wer|cer|bpb|bpc|time|latency)\d*(?:$|[^a-z0-9])")
 _LOWER = re.compile(LOWER_IS_BETTER)
@@ -36,8 +37,6 @@ SEED_KEY = re.compile(r"^(?:.*_)?seed(?:_.*)?$|^random_state$|^rng$")
 IDENTITY_LEAVES = {"output_dir", "run_dir", "log_dir", "logdir", "save_dir", "run_name", "run_id",
                    "job_id", "wandb_id", "timestamp"}
 IDENTITY_KEYS = {"name", "id", "version"}   # only at the top level (``data.name`` is a dataset)
-_TRUE = {"1", "true", "on", "yes"}
-_FALSE = {"0", "false", "off", "no"}
 
 
 def fnv1a(text):
@@ -72,13 +71,6 @@ def lower_is_better(name):
 # -- view state from the URL ---------------------------------------------------------------
 
 
-def _flag(raw, default):
-    if raw is None:
-        return default
-    raw = raw.strip().lower()
-    return True if raw in _TRUE else False if raw in _FALSE else default
-
-
 def _smooth(raw):
     try:
         v = float(raw)
@@ -110,8 +102,8 @@ def view_state(args):
     state = {
         "x": x if x in AXES else DEFAULTS["x"],
         "smooth": _smooth(args.get("smooth")),
-        "logy": _flag(args.get("logy"), False),
-        "band": _flag(args.get("band"), True),
+        "logy": flag(args.get("logy"), False),
+        "band": flag(args.get("band"), True),
         "agg": args.get("agg") if args.get("agg") in AGGS else DEFAULTS["agg"],
         "spread": args.get("spread") if args.get("spread") in SPREADS else DEFAULTS["spread"],
         "group": _group(args.get("group")),
@@ -205,9 +197,7 @@ def chart_context(run_ids, args):
     URL), the union of their metric names, groups, and the validated view state from ``args``.
     Unknown run ids are listed in ``missing``, not an error."""
     s = store()
-    known, missing = [], []
-    for rid in dict.fromkeys(run_ids):
-        (known if s.has(rid) else missing).append(rid)
+    known, missing = partition_known(run_ids, s.has)
     colors = run_colors(known)
     runs = []
     for rid in known:

@@ -2,55 +2,36 @@
 differ, a column order, and a scatter of any two numeric columns.
 
 One builder, ``compare_context``, serves the page (``/compare``) and its JSON twin
-(``/api/compare``). A column key names its section: ``h:<hparam>`` or ``m:<metric>``.
+(``/api/compare``). A column key names its section: ``hp:<hparam>`` or ``m:<metric>``, as in
+the runs table (``h:<hparam>``, the old spelling, is still read from URLs).
 """
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 
 from flask import url_for
 
+from .args import flag, ids as ids_from, partition_known
 from .charts import run_colors
-from .context import store
+from .current import store
 from ..data.errors import BadRequest, NotFound
+from ..data.numbers import is_finite_number, is_number
 
 MAX_RUNS = 50        # columns a table stays readable with; more are dropped with a message
 MAX_CHOICES = 2000   # run ids offered by the "add run" input
 TABS = ("charts", "table", "scatter")
-SECTIONS = (("h", "hparams", "."), ("m", "metrics", "/"))   # prefix, title, group separator
+SECTIONS = (("hp", "hparams", "."), ("m", "metrics", "/"))   # prefix, title, group separator
+OLD_PREFIXES = {"h": "hp"}   # compare URLs written before the prefix was the runs table's
 
 
 class CompareError(BadRequest):
     """A bad compare parameter: the API answers 400, the page shows the message and goes on."""
 
 
-def requested_ids(args):
-    """Run ids from ``run=`` (repeatable, taken whole) and ``runs=a,b``, in order, no repeats."""
-    out = []
-    values = list(args.getlist("run"))
-    for joined in args.getlist("runs"):
-        values.extend(joined.split(","))
-    for rid in values:
-        rid = str(rid).strip().strip("/")
-        if rid and rid not in out:
-            out.append(rid)
-    return out
-
-
-def flag(args, name):
-    """A URL switch: ``1``/``true``/``on``/``yes`` is on, anything else off."""
-    return str(args.get(name, "")).strip().lower() in ("1", "true", "on", "yes")
-
-
 # -- values ----------------------------------------------------------------------------------
 
 MISSING = ("missing",)
-
-
-def is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def value_key(v):
@@ -87,10 +68,6 @@ def sort_key(v):
     return (2, 0, json.dumps(v, sort_keys=True, default=str))
 
 
-def finite(v):
-    return is_number(v) and math.isfinite(v)
-
-
 # -- rows ------------------------------------------------------------------------------------
 
 def split_key(name, sep):
@@ -103,7 +80,7 @@ def build_rows(runs):
     """One row per hparam then per metric, grouped by prefix (groups in order of first use)."""
     rows = []
     for prefix, section, sep in SECTIONS:
-        field = "hparams" if prefix == "h" else "summary"
+        field = "hparams" if prefix == "hp" else "summary"
         names = list(dict.fromkeys(k for r in runs for k in r[field]))
         groups = {}
         for name in names:
@@ -137,14 +114,18 @@ def sections(rows, only_differing=False):
 
 
 def resolve_key(rows, raw, what):
-    """The row key ``raw`` names: ``h:<name>``, ``m:<name>``, or a bare name (hparams first)."""
+    """The row key ``raw`` names: ``hp:<name>`` (or the old ``h:<name>``), ``m:<name>``, or a
+    bare name (hparams first)."""
     keys = {r["key"] for r in rows}
     if raw in keys:
         return raw
-    for prefix in ("h", "m"):
+    prefix, sep, name = raw.partition(":")
+    if sep and prefix in OLD_PREFIXES and f"{OLD_PREFIXES[prefix]}:{name}" in keys:
+        return f"{OLD_PREFIXES[prefix]}:{name}"
+    for prefix, _title, _sep in SECTIONS:
         if f"{prefix}:{raw}" in keys:
             return f"{prefix}:{raw}"
-    raise CompareError(f"unknown {what} column {raw!r}: use h:<hparam> or m:<metric> of these runs")
+    raise CompareError(f"unknown {what} column {raw!r}: use hp:<hparam> or m:<metric> of these runs")
 
 
 def sort_order(rows, raw):
@@ -168,14 +149,14 @@ def reorder(rows, runs, order):
 # -- scatter ---------------------------------------------------------------------------------
 
 def numeric_rows(rows):
-    return [r for r in rows if any(p and finite(v) for v, p in zip(r["values"], r["present"]))]
+    return [r for r in rows if any(p and is_finite_number(v) for v, p in zip(r["values"], r["present"]))]
 
 
 def default_axes(numeric):
     """x: the hparam with the most distinct numeric values; y: the first summary metric."""
     hps = [r for r in numeric if r["section"] == "hparams"]
     mets = [r for r in numeric if r["section"] == "metrics"]
-    x = max(hps, key=lambda r: len({v for v in r["values"] if finite(v)}), default=None)
+    x = max(hps, key=lambda r: len({v for v in r["values"] if is_finite_number(v)}), default=None)
     y = mets[0] if mets else None
     x = x or next((r for r in numeric if r is not y), None)
     y = y or next((r for r in numeric if r is not x), x)
@@ -195,14 +176,14 @@ def scatter_context(rows, runs, args, report):
                 axes[axis] = chosen[axis] = resolve_key(numeric, args[param], f"{axis} axis (numeric)")
             except CompareError as e:
                 report(e, "")
-    log = {"x": flag(args, "slx"), "y": flag(args, "sly")}
+    log = {"x": flag(args.get("slx")), "y": flag(args.get("sly"))}
     points, skipped = [], []
     for i, run in enumerate(runs):
         vals, why = {}, None
         for axis in ("x", "y"):
             row = by_key.get(axes[axis])
             v = row["values"][i] if row and row["present"][i] else None
-            if not finite(v):
+            if not is_finite_number(v):
                 why = why or f"no numeric {row['name'] if row else axis}"
             elif log[axis] and v <= 0:
                 why = why or f"{row['name']} ≤ 0 on a log axis"
@@ -229,7 +210,7 @@ def compare_context(args, strict=False):
     when no id is known. The page shows the same problems as messages and goes on.
     """
     s = store()
-    asked = requested_ids(args)
+    asked = ids_from(args, whole=("run",), commas=("runs",))
     messages = []
 
     def report(error, suffix):
@@ -242,9 +223,7 @@ def compare_context(args, strict=False):
     dropped = asked[MAX_RUNS:]
     if dropped:
         messages.append(f"{len(asked)} runs asked for: only the first {MAX_RUNS} are compared.")
-    ids, missing = [], []
-    for rid in asked[:MAX_RUNS]:
-        (ids if s.has(rid) else missing).append(rid)
+    ids, missing = partition_known(asked[:MAX_RUNS], s.has)
     if strict and not ids:
         raise NotFound("unknown runs: " + ", ".join(missing))
     runs = []
@@ -280,7 +259,7 @@ def compare_context(args, strict=False):
     return {
         "ids": ids, "runs": runs, "missing": missing, "dropped": len(dropped), "messages": messages,
         "rows": rows, "differing": sum(r["differs"] for r in rows),
-        "tab": tab, "diff": flag(args, "diff"), "sort": sort, "desc": desc,
+        "tab": tab, "diff": flag(args.get("diff")), "sort": sort, "desc": desc,
         "scatter": scatter,
         "choices": [r.id for r in s.runs() if r.id not in chosen][:MAX_CHOICES],
     }

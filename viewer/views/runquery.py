@@ -21,12 +21,13 @@ from urllib.parse import urlencode
 import re2
 
 from ..data.errors import BadRequest
+from ..data.numbers import json_can_carry
+from .args import flag, getlist
 from ..data.run import STATUSES
 
 FIXED_SORTS = ("name", "status", "format", "created", "updated", "duration")
 TEXT_SORTS = ("name", "status", "format")          # first click sorts these ascending
 FIXED_GROUPS = ("status", "tag", "format")
-OPS = ("!=", ">=", "<=", "=", ">", "<")             # two-character operators first
 MAX_PATTERN = 200      # a regex longer than this is refused (each one runs over every run)
 RE2_MEMORY = 8 << 20   # bytes RE2 may spend compiling one pattern (``(x{1000}){1000}`` says no)
 MAX_CHIPS = 32
@@ -134,7 +135,7 @@ class Column:
     def chip(self, run):
         """The filter chip that keeps runs like this one here, or "" when it has no value."""
         v = self.value(run)
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        if v is None or not json_can_carry(v):  # NaN, inf: no chip can name them
             return ""
         if self.kind == "m" and as_number(v) is not None:
             return f"{self.name}>={short_number(v, '>=')}"
@@ -254,16 +255,6 @@ class Chip:
 # -- the query ------------------------------------------------------------------------------
 
 
-def getlist(args, name):
-    """Every value of a parameter, from a MultiDict or a plain dict of str/list."""
-    if hasattr(args, "getlist"):
-        return [v for v in args.getlist(name)]
-    v = args.get(name)
-    if v is None:
-        return []
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
 def _get(args, name):
     values = getlist(args, name)
     return values[0] if values else ""
@@ -283,11 +274,6 @@ class Query:
     @property
     def terms(self):
         return [t for t in self.q.lower().split() if t]
-
-    @property
-    def filtered(self):
-        """True when any filter (text, chip or status) narrows the list."""
-        return bool(self.q.strip() or self.chips or self.status)
 
     def params(self, **changes):
         """The query as URL pairs, defaults left out; ``changes`` replace keys (None drops one)."""
@@ -329,7 +315,7 @@ def parse(args, paginate=True):
     ``errors``. ``paginate=False`` (the API without ``page``/``per``) keeps every run."""
     qy = Query()
     qy.q = _get(args, "q")[:1000]
-    qy.regex = _get(args, "regex") in ("1", "true", "on", "yes")
+    qy.regex = flag(_get(args, "regex"))
     if qy.regex and qy.q:
         try:
             qy.pattern = compile_pattern(qy.q)

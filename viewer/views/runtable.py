@@ -92,8 +92,7 @@ def group_value(run, group):
     if group == "tag":
         tags = run.get("tags") or ()
         return str(tags[0]) if tags else None
-    v = (run.get("hparams") or {}).get(group[3:])
-    return None if v is None else v
+    return (run.get("hparams") or {}).get(group[3:])
 
 
 def _group_order(group, value):

@@ -4,7 +4,7 @@ The page policy allows no inline script and no ``eval``: every behaviour lives i
 under ``/-/static/``, htmx is told not to eval nor to inject its indicator ``<style>`` (a meta
 ``htmx-config`` in ``base.html``), and our templates carry no ``on*=`` nor ``style=`` attribute.
 Nothing is ``'unsafe-inline'``: the ANSI colours of log lines are classes (the 16 basic
-colours) or ``data-fg``/``data-bg`` hex values that ``tailboard.js`` sets as CSSOM properties
+colours) or ``data-fg``/``data-bg`` hex values that ``static/logs.js`` sets as CSSOM properties
 (``viewer/views/terminal.py``), never a ``style=`` attribute. Markup from files never reaches a page
 unescaped (``tests/test_browser_xss.py`` proves it with the CSP stripped as well).
 

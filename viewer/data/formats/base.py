@@ -6,11 +6,9 @@ start over (``table.reset()``).
 """
 from __future__ import annotations
 
-import errno
 import math
 import os
 import re
-import stat
 from array import array
 from dataclasses import dataclass, field
 
@@ -55,36 +53,8 @@ def clean_json(obj, finite=False):
     return obj
 
 
-def all_finite(xs):
-    """True when every x is finite (no NaN, no infinity); in C."""
-    try:
-        return math.isfinite(math.fsum(xs))
-    except (ValueError, OverflowError):  # -inf + inf, or finite values summing past the float range
-        return False
-
-
-def is_inside(path, folder):
-    """True when ``path``, symlinks resolved, lies under ``folder`` (itself resolved)."""
-    return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
-
-
-def open_regular(path, within=None):
-    """``open(path, "rb")`` for a regular file only: a FIFO would block the server forever,
-    and a folder or device has no metrics. ``within``: a symlink must not lead out of that
-    folder. Raises OSError otherwise."""
-    if within is not None and not is_inside(path, within):
-        raise OSError(errno.EACCES, "a symlink leading out of the run folder, not read", path)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise OSError(errno.EISDIR, "a folder, not a file", path)
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file (FIFO, socket or device)", path)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+# containment and the confined, non-blocking open live in one place (readers import them here)
+from ..paths import is_inside, open_regular  # noqa: F401
 
 
 class Series:

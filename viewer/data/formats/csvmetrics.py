@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time as _time
 from array import array
 from itertools import repeat
 
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
-                   all_finite, safe_text, stat_or_none)
+                   safe_text, stat_or_none)
+from ..numbers import all_finite
+from ..cooperative import turn
 
 MISSING = frozenset(("", "NA", "N/A", "null", "None"))
 
@@ -81,7 +82,7 @@ class CsvSource:
         for text in self.lines.read_chunks(st.st_size):
             self._parse(text)
             changed = True
-            _time.sleep(0)  # let other greenlets/threads run between chunks
+            turn()  # under gevent: the other connections get a turn when one is due
         return changed
 
     def _set_header(self, line):

@@ -11,6 +11,7 @@ import os
 import re
 import stat
 
+from .. import paths
 from . import tfevents
 from .base import NAN, NO_HOOKS, MetricTable, Part, SourceError, clean_json, open_regular, stat_or_none, to_float
 
@@ -39,7 +40,7 @@ def candidates(run_dir):
     if is_plain_file(top):
         out.append(top)
     try:
-        with os.scandir(run_dir) as it:
+        with paths.entries(paths.root_of(run_dir) or run_dir, run_dir) as (_real, it):
             entries = [e.name for e in it if e.is_dir(follow_symlinks=False)]
     except OSError:
         entries = []

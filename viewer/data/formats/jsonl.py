@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import time as _time
 
+from ..cooperative import turn
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
                    stat_or_none, to_float)
 
@@ -64,7 +64,7 @@ class JsonlSource:
         for text in self.lines.read_chunks(st.st_size):
             self._parse(text)
             changed = True
-            _time.sleep(0)
+            turn()  # under gevent: the other connections get a turn when one is due
         return changed
 
     def _parse(self, text):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 
-from .base import Part
+from .base import Part, open_regular
 from .csvmetrics import CsvSource
 
 CANDIDATE = re.compile(r"\.(log|csv|tsv|txt)$")
@@ -15,9 +15,10 @@ HEADER = re.compile(r"^\ufeff?epoch([,\t;|])[^\r\n]+\r?$")
 
 
 def is_keras_csv(path):
-    """True when the file's first line is a Keras CSVLogger header."""
+    """True when the file's first line is a Keras CSVLogger header. Opened through
+    ``open_regular``: a FIFO named ``train.log`` must not block discovery."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(4096)
     except OSError:
         return False

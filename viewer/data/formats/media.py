@@ -6,6 +6,7 @@ import math
 import os
 import re
 
+from .. import paths
 from .base import AppendedLines, safe_text, stat_or_none
 
 IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
@@ -74,11 +75,12 @@ class MediaJsonl:
 def scan_media_files(run_dir, limit=5000):
     """Images and videos in the run folder and its usual media subfolders, tag = subfolder."""
     items = []
+    root = paths.root_of(run_dir) or run_dir  # listed beneath the root (``paths``)
     for sub in ("",) + MEDIA_DIRS:
         base = os.path.join(run_dir, sub)
         try:
-            walker = os.walk(base) if sub else [(base, [], os.listdir(base))]
-            for dirpath, _dirs, files in walker:
+            walker = paths.walk(root, base) if sub else [(base, paths.listdir(root, base))]
+            for dirpath, files in walker:
                 for f in sorted(files):
                     kind = media_type(f)
                     if not kind or not linkable(dirpath + f):
@@ -98,20 +100,23 @@ def scan_media_files(run_dir, limit=5000):
 def html_reports(run_dir, limit=200):
     """HTML files in the run folder and one level below (reports, benchmark pages)."""
     out = []
+    root = paths.root_of(run_dir) or run_dir  # listed beneath the root (``paths``)
     try:
-        entries = sorted(os.scandir(run_dir), key=lambda e: e.name)
+        with paths.entries(root, run_dir) as (_real, it):
+            entries = sorted(((e.name, e.is_file(follow_symlinks=False), e.is_dir(follow_symlinks=False))
+                              for e in it), key=lambda e: e[0])
     except OSError:
         return out
-    for e in entries:
-        if e.name.startswith("."):
+    for name, is_file, is_dir in entries:
+        if name.startswith("."):
             continue
-        if not linkable(e.name):
+        if not linkable(name):
             continue
-        if e.is_file(follow_symlinks=False) and e.name.lower().endswith((".html", ".htm")):
-            out.append(e.name)
-        elif e.is_dir(follow_symlinks=False) and e.name not in ("checkpoints",):
+        if is_file and name.lower().endswith((".html", ".htm")):
+            out.append(name)
+        elif is_dir and name not in ("checkpoints",):
             try:
-                out += [f"{e.name}/{f}" for f in sorted(os.listdir(e.path))
+                out += [f"{name}/{f}" for f in sorted(paths.listdir(root, os.path.join(run_dir, name)))
                         if f.lower().endswith((".html", ".htm")) and linkable(f)]
             except OSError:
                 pass

@@ -15,8 +15,9 @@ that is no number) is skipped and counted on the run's row.
 from __future__ import annotations
 
 import os
-import time as _time
 
+from .. import paths
+from ..cooperative import turn
 from .base import (NAN, AppendedLines, MetricTable, Part, RunHooks, Series, SourceError, open_regular, safe_text,
                    stat_or_none)
 from .media import linkable, media_type
@@ -50,15 +51,17 @@ def read_meta_yaml(path, within):
 
 
 def files_under(folder, limit=MAX_FILES):
-    """Relative ``/`` paths of the regular files under ``folder`` (symlinks not followed)."""
+    """Relative ``/`` paths of the files under ``folder``, listed beneath the root (``paths``:
+    symlinked folders not entered, a symlinked file only when it stays inside); hidden ones left out."""
     out = []
-    for dirpath, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    for dirpath, files in paths.walk(paths.root_of(folder) or folder, folder):
+        rel = os.path.relpath(dirpath, folder)
+        if rel != "." and any(part.startswith(".") for part in rel.split(os.sep)):
+            continue
         for f in sorted(files):
-            p = os.path.join(dirpath, f)
-            if f.startswith(".") or os.path.islink(p):
+            if f.startswith("."):
                 continue
-            out.append(os.path.relpath(p, folder).replace(os.sep, "/"))
+            out.append(os.path.relpath(os.path.join(dirpath, f), folder).replace(os.sep, "/"))
             if len(out) >= limit:
                 return out
     return out
@@ -143,7 +146,7 @@ class MetricsFolder:
                 s.append(step, NAN, t, y)
             self.bad[name] = self.bad.get(name, 0) + bad
             changed = True
-            _time.sleep(0)
+            turn()
         if name in self.table.series and not self.table.series[name]:
             del self.table.series[name]  # only bad lines so far
         return changed

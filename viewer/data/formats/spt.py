@@ -7,11 +7,13 @@ the folder, in ``hparams["output_dir"]`` and in the submitit layout beside it.
 """
 from __future__ import annotations
 
-import glob
+import fnmatch
 import json
 import os
 import re
+import stat
 
+from .. import paths
 from .base import Part, RunHooks, SourceError, clean_json, open_regular, stat_or_none
 from .csvmetrics import CsvSource
 from .lightning import flatten
@@ -137,32 +139,45 @@ def output_dir_logs(run_dir, root):
     out = _dict(sidecar.get("hparams")).get("output_dir")
     if not isinstance(out, str) or not out:
         return []
-    out = os.path.realpath(os.path.join(run_dir, out))
-    inside = os.path.realpath(root) + os.sep
-    if not out.startswith(inside):
-        return []  # never read outside the root, whatever a sidecar says
+    try:  # resolved beneath the root: never read outside it, whatever a sidecar says
+        out, st = paths.resolve(root, os.path.join(run_dir, out))
+    except (OSError, ValueError):
+        return []
+    if not stat.S_ISDIR(st.st_mode):
+        return []
     found = []
     try:
-        found += [os.path.join(out, f) for f in sorted(os.listdir(out)) if is_log_name(f)]
+        found += [os.path.join(out, f) for f in sorted(paths.listdir(root, out)) if is_log_name(f)]
     except OSError:
         pass
-    # submitit's per-rank logs of this run's own task, not its siblings'
-    pattern = os.path.join(glob.escape(out), ".submitit", "*_log.[oe][ur][tr]")
-    found += sorted(glob.glob(pattern))
+    # submitit's per-rank logs of this run's own task: <output_dir>/.submitit/ ...
+    found += _submitit_logs(root, os.path.join(out, ".submitit"))
+    # ... and <output_dir>/../<sweep>_<task>/.submitit/ (not the sweep's other tasks')
     task = submitit_task(sidecar, run_dir)
     if task is not None:
         job = f"{task[0]}_{task[1]}"
-        folder = os.path.join(os.path.dirname(out), job, ".submitit")
-        ranks = glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(job)}_*_log.[oe][ur][tr]"))
-        found += [p for p in sorted(ranks, key=_rank_order) if p not in found and SUBMITIT.match(os.path.basename(p))
-                  and SUBMITIT.match(os.path.basename(p))["job"] == job]
-    # a symlinked log or submitit folder may still lead outside the root
-    return [p for p in found if os.path.realpath(p).startswith(inside)]
+        found += [p for p in _submitit_logs(root, os.path.join(os.path.dirname(out), job, ".submitit"), job)
+                  if p not in found]
+    # a symlinked log may still lead outside the root
+    return [p for p in found if not paths.escapes(p, root)]
 
 
-def _rank_order(path):
-    m = SUBMITIT.match(os.path.basename(path))
-    return (int(m["rank"]), m["kind"] != "out") if m else (1 << 30, path)
+def _submitit_logs(root, folder, job=None):
+    """``*_log.out|err`` in a ``.submitit`` folder beneath the root, ranks in numeric order
+    (out before err); ``job``: only that job's (``<job>_<rank>_log.*``)."""
+    try:
+        names = paths.listdir(root, folder)
+    except (OSError, ValueError):
+        return []
+    logs = [f for f in names if not f.startswith(".") and fnmatch.fnmatchcase(f, "*_log.[oe][ur][tr]")]
+    if job is not None:
+        logs = [f for f in logs if (m := SUBMITIT.match(f)) and m["job"] == job]
+    return [os.path.join(folder, f) for f in sorted(logs, key=_rank_order)]
+
+
+def _rank_order(name):
+    m = SUBMITIT.match(name)
+    return (m["job"], int(m["rank"]), m["kind"] != "out") if m else ("", 1 << 30, name)
 
 
 class SptHooks(RunHooks):

@@ -23,11 +23,12 @@ from __future__ import annotations
 import os
 import re
 import struct
-import time as _time
 from array import array
 
 from google_crc32c import value as _crc32c
 
+from .. import paths
+from ..cooperative import turn
 from .base import NAN, MetricTable, Part, RunHooks, open_regular, safe_text, stat_or_none
 
 EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
@@ -119,6 +120,11 @@ class EventMedia:
 
     def blob(self, item):
         return self.source.image(item)
+
+
+def _listdir(folder):
+    """Names in ``folder``, listed beneath the root it lies in (``paths``). Raises OSError."""
+    return paths.listdir(paths.root_of(folder) or folder, folder)
 
 
 def is_event_file(name):
@@ -219,7 +225,7 @@ class RecordReader:
                     self.offset += HEADER + length + 4
                     continue
                 self.offset += pos
-                _time.sleep(0)  # let other greenlets run between chunks
+                turn()  # let other greenlets run between chunks
 
     def _resync(self, buf, pos):
         """The next position in ``buf`` where a header's length CRC holds (or the end)."""
@@ -309,7 +315,7 @@ class EventSource:
 
     def refresh(self) -> bool:
         try:
-            names = sorted(f for f in os.listdir(self.run_dir) if is_event_file(f))
+            names = sorted(f for f in _listdir(self.run_dir) if is_event_file(f))
         except OSError:
             names = []
         changed = False
@@ -509,7 +515,7 @@ def detect(dirpath, files, subdirs):
 def hf_output_dir(path):
     """True when ``path`` looks like a Hugging Face Trainer output dir (its state or a checkpoint)."""
     try:
-        entries = os.listdir(path)
+        entries = _listdir(path)
     except OSError:
         return False
     return "trainer_state.json" in entries or any(re.match(r"^checkpoint-\d+$", e) for e in entries)
@@ -523,13 +529,13 @@ def hf_logging_parts(dirpath, subdirs):
     base = os.path.join(dirpath, "runs")
     sources = []
     try:
-        subs = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))
-                      and not os.path.islink(os.path.join(base, d)))
+        with paths.entries(paths.root_of(base) or base, base) as (_real, it):
+            subs = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
     except OSError:
         return [], None
     for d in subs:
         try:
-            names = event_names(os.listdir(os.path.join(base, d)))
+            names = event_names(_listdir(os.path.join(base, d)))
         except OSError:
             continue
         if names:

@@ -1,24 +1,22 @@
 """The JSON API (see the HTTP contract in the README). Routes parse the request and ask the store."""
 from __future__ import annotations
 
-import math
 from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
-from ...views.context import media_context, run_context, runs_context, store, viewer
-from ...data.errors import BadRequest, NotFound, ViewerError
+from .. import glue
+from ...data.errors import NotFound
 from ...data.store import MAX_POINTS
+from ...data.tailing import clamp_window
+from ...views.current import store, viewer
+from ...views.overview import runs_context
+from ...views.runpage import media_context, run_context, stream_json
 from ..streaming import json_response
 
-bp = Blueprint("api", __name__)
+bp = glue.answer_json(Blueprint("api", __name__))
 
 SUFFIXES = ("metrics.csv", "metrics", "logs", "media")
-
-
-@bp.errorhandler(ViewerError)
-def viewer_error(e):
-    return jsonify(error=e.message), e.code
 
 
 def resolve(path):
@@ -41,32 +39,6 @@ def resolve(path):
     raise NotFound(f"unknown run: {path}")
 
 
-def _int_arg(name, default, lo=1, hi=None):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, not {raw!r}") from None
-    if v < lo or (hi is not None and v > hi):
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return v
-
-
-def _float_arg(name):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        v = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, not {raw!r}") from None
-    if math.isnan(v):
-        raise BadRequest(f"{name} must be a number")
-    return v
-
-
 @bp.get("/api/runs")
 def runs():
     """Every matching run (newest first), or one page of them with ``page``/``per``; the same
@@ -83,15 +55,14 @@ def run_path(path):
         data.pop("path")
         return jsonify(data)
     if action == "metrics":
-        names = [n for n in request.args.get("names", "").split(",") if n] or None
+        names = glue.list_arg("names", strip=False) or None
         return json_response(store().metrics(
-            rid, names=names, points=_int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
-            x=request.args.get("x", "step"), start=_float_arg("start"), end=_float_arg("end")))
+            rid, names=names, points=glue.int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
+            x=request.args.get("x", "step"), start=glue.float_arg("start"), end=glue.float_arg("end")))
     if action == "metrics.csv":
         return metrics_csv(rid)
     if action == "logs":
-        streams = store().streams(rid)
-        return jsonify(streams=[{k: v for k, v in st.items() if k != "path"} for st in streams])
+        return jsonify(streams=[stream_json(st) for st in store().streams(rid)])
     if action == "media" and stream is None:
         return json_response({"media": media_context(rid)})
     if action == "media":  # /media/<n>: an image inside a file (a TensorBoard event file)
@@ -101,9 +72,10 @@ def run_path(path):
         resp.headers["Content-Security-Policy"] = "sandbox"
         resp.headers["Cache-Control"] = "no-cache"
         return resp
-    nbytes = _int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30)
-    data, start, size = store().log_tail(rid, stream, nbytes)
-    resp = Response(data, mimetype="text/plain")
+    # the window is clamped to MAX_LOG_WINDOW and sent in chunks that yield to other greenlets
+    nbytes = clamp_window(glue.int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30))
+    start, size, chunks = store().log_window(rid, stream, nbytes)
+    resp = Response(chunks, mimetype="text/plain", direct_passthrough=True)
     resp.headers["X-Log-Start"] = str(start)
     resp.headers["X-Log-Size"] = str(size)
     return resp

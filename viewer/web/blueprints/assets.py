@@ -1,6 +1,8 @@
 """Tailboard's own static files (vendored htmx and uPlot, CSS, the chart script) under ``/-/static``."""
 from flask import Blueprint
 
-from ... import STATIC
+from ...data.package_files import bundled_dir
+
+STATIC = bundled_dir("static")  # beside the package in a checkout, inside it in the wheel
 
 bp = Blueprint("assets", __name__, static_folder=STATIC, static_url_path="/-/static")

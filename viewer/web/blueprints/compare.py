@@ -2,38 +2,19 @@
 and its JSON twin ``/api/compare``, both built by ``viewer.views.comparison.compare_context``."""
 from __future__ import annotations
 
-import math
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 
+from .. import glue
+from ...data.numbers import nonfinite_to_null
 from ...views.charts import chart_context
 from ...views.comparison import compare_context, sections
-from ...data.errors import ViewerError
-from .pages import tb_num
 
 bp = Blueprint("compare", __name__)
 
 OWN = ("run", "runs", "tab", "diff", "sort", "sx", "sy", "slx", "sly")   # other params pass through
 API_FIELDS = ("runs", "missing", "dropped", "messages", "rows", "differing", "sort", "desc", "scatter")
-
-
-@bp.app_template_filter("tb_cell")
-def tb_cell(v):
-    """A table cell: numbers short (``tb_num``); text that reads as a number is quoted, so the
-    string "32" is told apart from the number 32."""
-    if isinstance(v, str):
-        try:
-            float(v)
-        except ValueError:
-            return v
-        return f"“{v}”"
-    return tb_num(v)
-
-
-@bp.errorhandler(ViewerError)
-def viewer_error(e):
-    return render_template("tailboard/error.html", message=e.message, code=e.code), e.code
 
 
 def view_state(ctx):
@@ -78,29 +59,13 @@ def page():
     extra = {"c": ctx, "sections": sections(ctx["rows"], ctx["diff"]), **template_helpers(ctx, request.args)}
     if ctx["tab"] == "charts" and ctx["runs"]:
         extra["charts"] = chart_context(ctx["ids"], request.args)
-    fragment = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
-    template = "tailboard/partials/_compare_body.html" if fragment else "tailboard/compare.html"
-    resp = make_response(render_template(template, **extra))
-    resp.headers["Vary"] = "HX-Request"
-    return resp
-
-
-def _json_safe(v):
-    """Non-finite numbers as null, as the metrics API gives them (JSON has no NaN)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_json_safe(x) for x in v]
-    return v
+    return glue.render_page("tailboard/compare.html", "tailboard/partials/_compare_body.html", **extra)
 
 
 @bp.get("/api/compare")
+@glue.json_errors
 def api():
-    """The table (and scatter) data as JSON; 400/404 ``{"error"}`` for bad input."""
-    try:
-        ctx = compare_context(request.args, strict=True)
-    except ViewerError as e:
-        return jsonify(error=e.message), e.code
-    return jsonify(_json_safe({k: ctx[k] for k in API_FIELDS}))
+    """The table (and scatter) data as JSON (non-finite numbers as null, as the metrics API
+    gives them); 400/404 ``{"error"}`` for bad input."""
+    ctx = compare_context(request.args, strict=True)
+    return jsonify(nonfinite_to_null({k: ctx[k] for k in API_FIELDS}))

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import posixpath
 import re
 import stat
-import time
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
-from .. import access, security
-from ...views.context import store, viewer
+from .. import access, glue, security
+from ...data import paths
 from ...data.errors import NotFound, ViewerError
+from ...views.current import store, viewer
 from . import livereload
+from ...data.cooperative import turn
 
 bp = Blueprint("files", __name__)
 
@@ -52,11 +54,6 @@ for _ext, _type in ((".mjs", "text/javascript"), (".webp", "image/webp"), (".avi
     mimetypes.add_type(_type, _ext)
 
 
-@bp.errorhandler(ViewerError)
-def viewer_error(e):
-    return _cors(jsonify(error=e.message)), e.code
-
-
 # -- files and folders ---------------------------------------------------------------------
 
 @bp.route("/files/", defaults={"relpath": ""}, methods=["GET", "HEAD"], provide_automatic_options=False)
@@ -66,8 +63,9 @@ def serve(relpath):
     via_capability = relpath.startswith("~")
     if via_capability:
         given, _, relpath = relpath.partition("/")
-        if not access.has_capability(token, given[1:]):
-            raise NotFound("no such file")
+        refused = access.capability_refusal(given[1:], relpath)  # its folder only, 12 hours
+        if refused:
+            raise ViewerError(*refused)
     path = store().resolve(relpath)
     if os.path.isdir(path):
         if relpath and not request.path.endswith("/"):  # relative links in the listing need it
@@ -81,13 +79,14 @@ def serve(relpath):
         mimetype += "; charset=utf-8"
     if token and not via_capability and mimetype in SANDBOXED:
         f.close()  # a report: move it where its own requests will be let through
-        target = url_for(".serve", relpath=f"~{access.files_capability(token)}/{relpath}")
+        folder = posixpath.dirname(relpath.strip("/"))  # the report's folder, and nothing else
+        target = url_for(".serve", relpath=f"~{access.mint_capability(folder)}/{relpath}")
         query = request.query_string.decode()
         return redirect(target + ("?" + query if query else ""), 302)
     _single_range_only()
     if mimetype == "text/html" and livereload.wanted() and st.st_size <= livereload.INJECT_MAX:
         with f:
-            resp = livereload.inject(f, st)
+            resp = livereload.inject(f, st, posixpath.dirname(relpath.strip("/")))
     else:
         resp = Response(Chunks(f), mimetype=mimetype, direct_passthrough=True)
         resp.content_length = st.st_size
@@ -120,7 +119,7 @@ class Chunks(FileWrapper):
 
     def __next__(self):
         data = super().__next__()
-        time.sleep(0)  # under gevent (patched): let other greenlets run
+        turn()  # under gevent: the other connections get a turn when one is due
         return data
 
 
@@ -136,16 +135,12 @@ def _not_as_code_of_our_pages():
 
 
 def _open_regular(path):
-    """Open a regular file without following a symlink nor blocking on a FIFO swapped in since
-    ``resolve`` looked (a blocking open would freeze every connection of a gevent worker)."""
+    """Open a regular file beneath the root (``data/paths.py``: component by component, no
+    symlink followed out, no FIFO blocking), whatever was swapped in since ``resolve`` looked."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+        return paths.open_regular(path, within=store().root)
+    except (OSError, ValueError):
         raise NotFound("no such file") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise NotFound("no such file")
-    return os.fdopen(fd, "rb")
 
 
 _ONE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d+-\d*|-\d+)\s*")
@@ -183,40 +178,29 @@ def listing(path, rel):
            "order": order, "cut": len(entries) > LISTING_MAX}
     if request.args.get("format") == "json":
         return _cors(jsonify(path=rel, total=len(entries), entries=shown))
-    template = "tailboard/partials/_listing.html" if request.headers.get("HX-Request") else "tailboard/files.html"
-    resp = Response(render_template(template, **ctx))
-    resp.headers["Vary"] = "HX-Request"
+    resp = glue.render_page("tailboard/files.html", "tailboard/partials/_listing.html", **ctx)
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 
 
 def list_folder(path):
-    """Entries of a folder under the root; symlinks leading out of it are left out."""
-    root = store().root
+    """Entries of a folder under the root, listed beneath it (``data/paths.py``); symlinks
+    leading out of it are left out."""
     out = []
     try:
-        it = os.scandir(path)
-    except OSError as e:
-        raise NotFound(f"folder unreadable: {e.strerror}") from None
-    with it:
-        for e in it:
-            try:
-                e.name.encode("utf-8")
-            except UnicodeEncodeError:
-                continue  # bytes that are not UTF-8: no URL can name the entry, so it is not listed
-            try:
-                if e.is_symlink():
-                    real = os.path.realpath(e.path)
-                    if not (real == root or real.startswith(root + os.sep)):
-                        continue
-                st = e.stat()
-            except OSError:
-                continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if not is_dir and not stat.S_ISREG(st.st_mode):
-                continue  # FIFOs, sockets, devices: nothing to serve
-            out.append({"name": e.name, "dir": is_dir, "size": 0 if is_dir else st.st_size,
-                        "mtime": st.st_mtime})
+        entries = paths.scandir(store().root, path)
+    except (OSError, ValueError) as e:
+        raise NotFound(f"folder unreadable: {getattr(e, 'strerror', None) or e}") from None
+    for name, st in entries:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            continue  # bytes that are not UTF-8: no URL can name the entry, so it is not listed
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if not is_dir and not stat.S_ISREG(st.st_mode):
+            continue  # FIFOs, sockets, devices: nothing to serve
+        out.append({"name": name, "dir": is_dir, "size": 0 if is_dir else st.st_size,
+                    "mtime": st.st_mtime})
     return out
 
 
@@ -243,6 +227,9 @@ def _cors(resp):
     if viewer().config["VIEWER_CORS"]:
         resp.vary.add("Origin")
     return resp
+
+
+glue.answer_json(bp, finish=_cors)  # errors: JSON, with the CORS headers a fetch needs to read them
 
 
 @bp.route("/files/", defaults={"relpath": ""}, methods=["OPTIONS"])

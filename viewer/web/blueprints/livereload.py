@@ -8,22 +8,26 @@ come from the app's one watcher, through the bus's internal file events.
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 import posixpath
 import re
+import threading
 import time
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Response, request, send_file, url_for
 
-from ... import STATIC
-from .. import access
+from .. import access, glue
 from ...live.bus import CLOSED
-from ...views.context import store, viewer
+from ...views.current import store, viewer
+from ...data import paths
 from ...data.errors import ViewerError
+from .assets import STATIC
 from .sock import sock
+from ...data.cooperative import turn
 
-bp = Blueprint("livereload", __name__)
+bp = glue.answer_json(Blueprint("livereload", __name__))
 
 LIVERELOAD_JS = os.path.join(STATIC, "vendor", "livereload-js-4.0.2.min.js")
 INJECT_MAX = 32 << 20      # bigger HTML is streamed as is, without the live-reload client
@@ -34,29 +38,44 @@ ASSET_EXT = CSS_EXT + IMG_EXT + (".js", ".mjs", ".webp", ".avif")
 SETTLE, SETTLE_MAX = 0.02, 0.5   # a burst of writes: wait for 20 ms of quiet, at most 0.5 s
 
 
+INFO_BURST, INFO_EVERY = 5, 2.0  # ``info``/``url`` messages a socket may send: 5, then one per 2 s
+REFS_CACHED = 64           # pages whose references are kept (by path, size and mtime)
+
+
+def _capability_folder():
+    """The folder of a valid, unexpired capability in ``?v=<stamp>~<capability>``, else None."""
+    found = access.read_capability(request.args.get("v", "").rpartition("~")[2])
+    return found[0] if found and not found[1] else None
+
+
 @bp.before_request
 def reports_and_same_origin_only():
-    """``WS /livereload`` takes sandboxed reports (``Origin: null``) and our own pages only.
+    """``WS /livereload`` takes our own pages, and sandboxed reports (``Origin: null``) only
+    with the capability their page was served with (then only pages of that folder).
 
-    It only ever says "reload path X", but a foreign site has no business holding it open.
+    Any site can open a socket with ``Origin: null`` (a sandboxed iframe): without the
+    capability, it could ask about files it guesses.
     """
-    if request.endpoint == "tailboard.livereload.livereload" and not access.websocket_origin_ok(allow_null=True):
+    if request.endpoint == "tailboard.livereload.livereload" and not access.websocket_origin_ok(
+            allow_null=_capability_folder() is not None):
         return access.refuse_origin()
     return None
 
 
 def wanted():
     return (viewer().config["VIEWER_LIVERELOAD"] and not request.headers.get("HX-Request")
-            and request.args.get("livereload") != "0")
+            and glue.flag_arg("livereload", True))
 
 
-def inject(f, st):
-    """The page with the LiveReload client before ``</body>``; its own ETag, ranges still work."""
+def inject(f, st, folder):
+    """The page with the LiveReload client before ``</body>``; its own ETag, ranges still work.
+
+    The socket URL carries a capability for the page's ``folder``: a sandboxed report's socket
+    (``Origin: null``, no cookie) is let through with it, for pages of that folder only.
+    """
     body = f.read()
     stamp = file_stamp(st)
-    token = viewer().config["VIEWER_TOKEN"]
-    if token:
-        stamp += "~" + access.files_capability(token)  # the socket is let through with it
+    stamp += "~" + access.mint_capability(folder)
     prefix = viewer().url_prefix
     ws_path = f"{prefix.lstrip('/')}/livereload?v={stamp}" if prefix else f"livereload?v={stamp}"
     # port= (blank): the socket uses the page's own port, also behind a proxy
@@ -82,7 +101,16 @@ def livereload_js():
     return send_file(LIVERELOAD_JS, mimetype="text/javascript", conditional=True, max_age=3600)
 
 
-_REF = re.compile(rb"""(?:src|href|data|poster)\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""", re.I)
+_VALUE = re.compile(rb"""=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")     # a quoted attribute value...
+_NAME = re.compile(rb"(?:src|href|data|poster)\s*\Z", re.I)    # ...of one of these attributes
+
+
+def _references(text):
+    """The ``src``/``href``/``data``/``poster`` values of ``text``, found from each ``=``: one
+    case-insensitive pattern tried at every byte cost 0.2 s a MiB, holding the worker."""
+    for m in _VALUE.finditer(text):
+        if _NAME.search(text, max(0, m.start() - 32), m.start()):
+            yield m
 
 
 def page_references(path, url_path, chunk=1 << 20):
@@ -95,20 +123,22 @@ def page_references(path, url_path, chunk=1 << 20):
     files_prefix = viewer().url_prefix + "/files/"
     base = posixpath.dirname(url_path) + "/"
     refs = set()
-    with open(path, "rb") as f:
+    # beneath the root, non-blocking, regular files only: a FIFO swapped in for the report must
+    # not freeze the worker, nor a symlink swapped in lead out of the root
+    with paths.open_regular(path, within=root) as f:
         tail = b""
         while True:
             block = f.read(chunk)
             if not block:
                 break
             text = tail + block
-            for m in _REF.finditer(text):
+            for m in _references(text):
                 raw = (m.group(1) or m.group(2) or b"").decode("utf-8", "replace").strip()
                 target = _local_target(raw, base, files_prefix, root)
                 if target:
                     refs.add(target)
             tail = text[-2048:]
-            time.sleep(0)  # under gevent (patched): let other greenlets run
+            turn()  # under gevent: the other connections get a turn when one is due
     return refs
 
 
@@ -123,7 +153,45 @@ def _local_target(ref, base, files_prefix, root):
     if not url_path.startswith(files_prefix):
         return None
     target = os.path.normpath(os.path.join(root, _without_capability(url_path[len(files_prefix):])))
-    return target if target.startswith(root + os.sep) else None
+    return target if paths.strictly_inside(root, target) else None
+
+
+_refs_cache = {}  # (path, url path, size, mtime_ns) -> frozenset of references; insertion order = age
+_refs_reading = {}  # the same keys -> an Event set when the one reader of that version is done
+
+
+def cached_references(path, url_path):
+    """``page_references``, read once per version of the page (path, size, mtime), however
+    many clients ask at once (the first reads, the others wait for it).
+
+    A client repeating ``info`` for a 30 MB report must not have it re-read each time.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return frozenset()
+    if st.st_size > INJECT_MAX:
+        return frozenset()  # served without the client: nothing to watch it for
+    key = (path, url_path, st.st_size, st.st_mtime_ns)
+    while key not in _refs_cache:
+        reading = _refs_reading.get(key)
+        if reading is not None:
+            reading.wait(30)
+            if key not in _refs_cache and _refs_reading.get(key) is reading:
+                return frozenset()  # the reader is stuck: watch the page alone
+            continue
+        reading = _refs_reading[key] = threading.Event()
+        try:
+            refs = frozenset(page_references(path, url_path))
+        except OSError:
+            refs = frozenset()
+        finally:
+            _refs_reading.pop(key, None)
+            reading.set()
+        _refs_cache[key] = refs
+        while len(_refs_cache) > REFS_CACHED:
+            _refs_cache.pop(next(iter(_refs_cache)), None)
+    return _refs_cache.get(key, frozenset())
 
 
 class Page:
@@ -132,18 +200,15 @@ class Page:
     def __init__(self, path, url_path):
         self.path = path
         self.url_path = url_path
-        self.folder = os.path.dirname(path) + os.sep
-        try:
-            self.refs = page_references(path, url_path)
-        except OSError:
-            self.refs = set()
+        self.folder = os.path.dirname(path)
+        self.refs = cached_references(path, url_path)
 
     def kind(self, changed):
         """'page' (reload it), 'css' or 'img' (swap in place), or None (not this page's)."""
         if changed == self.path:
             return "page"
         ext = os.path.splitext(changed)[1].lower()
-        if changed not in self.refs and not (changed.startswith(self.folder) and ext in ASSET_EXT):
+        if changed not in self.refs and not (paths.strictly_inside(self.folder, changed) and ext in ASSET_EXT):
             return None
         if ext in CSS_EXT:
             return "css"
@@ -160,8 +225,9 @@ def _without_capability(rel):
     return rel.partition("/")[2] if rel.startswith("~") else rel
 
 
-def _page_for(url):
-    """The Page of an ``info``/``url`` message's URL, when it is one of our files."""
+def _page_for(url, scope=None):
+    """The Page of an ``info``/``url`` message's URL, when it is one of our HTML files (under the
+    folder ``scope`` when the socket came in with a capability)."""
     if not isinstance(url, str):
         return None
     parts = urlsplit(url)
@@ -170,6 +236,10 @@ def _page_for(url):
     if not path.startswith(files_prefix):
         return None
     rel = _without_capability(path[len(files_prefix):])
+    if mimetypes.guess_type(rel)[0] != "text/html":
+        return None  # only pages get the client; any other file is nobody's page
+    if scope is not None and access.folder_refusal(scope, rel):
+        return None
     try:
         real = store().resolve(rel)
     except ViewerError:
@@ -208,6 +278,8 @@ def livereload(ws):
         return
     ws.send(json.dumps({"command": "hello", "protocols": [PROTOCOL_7], "serverName": "tailboard"}))
     served = request.args.get("v", "").partition("~")[0] or None  # the page's stamp when served
+    scope = _capability_folder()  # a report's socket: pages of its folder only
+    allowance, refilled = float(INFO_BURST), time.monotonic()
     interest = v.watcher.interest
     page, watching = None, None
     with v.bus.subscribe(lambda e: e.audience == "_" and e.name == "file", maxsize=1024) as sub:
@@ -215,19 +287,26 @@ def livereload(ws):
             while ws.connected:
                 msg = _receive_json(ws, timeout=0 if page else 1.0)
                 if msg and msg.get("command") in ("info", "url") and msg.get("url"):
-                    page = _page_for(msg["url"])
+                    now = time.monotonic()
+                    allowance = min(INFO_BURST, allowance + (now - refilled) / INFO_EVERY)
+                    refilled = now
+                    if allowance < 1:
+                        ws.close(reason=1008, message=f"too many info messages: one per {INFO_EVERY:g} s")
+                        break
+                    allowance -= 1
+                    page = _page_for(msg["url"], scope)
                     if watching:
                         watching.__exit__()
                     watching = None
                     if page is not None:
-                        watching = interest.watching([page.path, page.folder.rstrip(os.sep), *page.refs])
+                        watching = interest.watching([page.path, page.folder, *page.refs])
                         watching.__enter__()
                         if served and _stamp_of(page.path) not in (served, None):
                             # rewritten between our serving it and this socket: reload now
                             ws.send(_reload(page.url_path))
                         served = None
-                if page is None:
-                    continue
+                if page is None or msg is not None:
+                    continue  # read all the client sent before waiting on changes
                 ev = sub.get(timeout=1.0)
                 if ev is CLOSED:
                     break

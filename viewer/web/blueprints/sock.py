@@ -13,13 +13,13 @@ import threading
 from flask import Blueprint
 from flask_sock import Sock
 
-from .. import access
+from .. import access, glue
 from ...live.bus import CLOSED
-from ...views.context import store, viewer
+from ...views.current import store, viewer
 from ...data.errors import ViewerError
 from ...data.tailing import LogFollower
 
-bp = Blueprint("sock", __name__)
+bp = glue.answer_json(Blueprint("sock", __name__))
 sock = Sock()
 
 
@@ -58,7 +58,8 @@ def follow_log(ws, rest):
     run_id, _, stream_id = rest.rpartition("/")
     try:
         path = store().stream(run_id, stream_id)["path"]
-        follower = LogFollower(path, v.config["VIEWER_PAGE_LOG_BYTES"])
+        # every (re)open, after a rotation too, resolves beneath the root (data/paths.py)
+        follower = LogFollower(path, v.config["VIEWER_PAGE_LOG_BYTES"], store().root)
         first = follower.tail()
     except (ViewerError, OSError) as e:
         message = getattr(e, "message", None) or str(e)

@@ -1,0 +1,95 @@
+/* Loading a view's series, and live `metrics` deltas appended in place; what cannot be appended
+   re-fetches. The page's event stream hands them over (events.js). */
+import { onEvent, onReopen } from "../events.js";
+import { note } from "../util.js";
+import { apiAxis, fetchRun, firstTime, views } from "./data.js";
+import { renderTable } from "./legend.js";
+import { destroyCharts, draw } from "./plot.js";
+import { build, materialize } from "./tree.js";
+import { zoomTo } from "./zoom.js";
+
+export async function load(view) {
+  const gen = ++view.gen;
+  const zoom = view.zoom;
+  view.zoomGen++;      // a zoom fetch still out was asked of the old data
+  view.loading = true;
+  const results = await Promise.allSettled(view.runs.map((r) => fetchRun(view, r)));
+  if (gen !== view.gen || views.get(view.el) !== view) return;
+  view.loading = false;
+  view.errors = [];
+  const data = new Map();
+  results.forEach((res, i) => {
+    if (res.status === "fulfilled") {
+      data.set(view.runs[i].id, { series: res.value.series, t0: firstTime(res.value.series) });
+    } else view.errors.push(res.reason.message);
+  });
+  if (!data.size) {
+    destroyCharts(view);
+    view.el.textContent = "";
+    view.el.append(note("row-error", "Could not load metrics: " + view.errors.join("; ")));
+    return;
+  }
+  view.data = data;
+  view.zoom = null;
+  build(view);
+  const queued = view.queue.splice(0);
+  if (queued.some((msg) => !appendDelta(view, msg))) { load(view); return; }
+  if (zoom) zoomTo(view, zoom.min, zoom.max);   // a reload keeps the user's zoom
+}
+
+// ---- live: `metrics` deltas append in place; what cannot be appended re-fetches -----------
+// Returns false when the view must re-fetch: a reset, a new metric, a gap (missed points), or
+// a step going back (a restarted run: the server hides what the restart replaced).
+function appendDelta(view, msg) {
+  if (msg.reset) return false;
+  const base = view.data.get(msg.run);
+  if (!base) return true;
+  const axis = apiAxis(view), relative = view.state.x === "relative", dirty = [];
+  for (const [name, d] of Object.entries(msg.series || {})) {
+    const s = base.series[name];
+    if (!s) return false;
+    const skip = s.count - d.from;
+    if (skip < 0) return false;
+    const xs = d[axis] || [];
+    for (let i = Math.max(skip, 0); i < d.y.length; i++) {
+      const x = xs[i];
+      if (x === null || x === undefined) continue;   // no value on this axis (e.g. no time column)
+      if (axis !== "time" && s.x.length && x < s.x[s.x.length - 1]) return false;
+      if (relative && base.t0 === null) return false;
+      s.x.push(x); s.y.push(d.y[i]);
+      if (s.ymin) s.ymin.push(d.y[i]);
+      if (s.ymax) s.ymax.push(d.y[i]);
+      const z = view.zoom && view.zoom.data && view.zoom.data.get(msg.run), zs = z && z.series[name];
+      const rx = relative ? x - base.t0 : x;
+      if (zs && rx >= view.zoom.min && rx <= view.zoom.max) {
+        zs.x.push(x); zs.y.push(d.y[i]);
+        if (zs.ymin) zs.ymin.push(d.y[i]);
+        if (zs.ymax) zs.ymax.push(d.y[i]);
+      }
+    }
+    s.count = Math.max(s.count, d.from + d.y.length);
+    dirty.push(name);
+  }
+  dirty.forEach((name) => {
+    const c = view.charts.get(name);
+    if (!c) return;
+    if (c.plot || c.empty) draw(c, !view.zoom); else renderTable(c);
+  });
+  materialize(view);
+  return true;
+}
+
+function applyMetrics(msg) {
+  views.forEach((view) => {
+    if (!view.runs.some((r) => r.id === msg.run)) return;
+    if (view.loading) { view.queue.push(msg); return; }   // applied once loaded
+    if (!view.data) { load(view); return; }
+    if (!appendDelta(view, msg)) load(view);
+  });
+}
+
+export function reloadAll() { views.forEach((view) => load(view)); }
+
+onEvent("metrics", applyMetrics);
+onEvent("resync", reloadAll);
+onReopen(reloadAll);   // a new stream after a break: points may have been missed

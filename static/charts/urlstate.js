@@ -1,0 +1,19 @@
+/* Every chart control is kept in the URL (replaceState): a reload or a shared link shows the
+   same view. The server reads it back into the panel's data attributes. */
+const URL_KEYS = ["x", "smooth", "logy", "band", "agg", "spread", "group", "metric", "better", "fold"];
+
+export function writeUrl(view) {
+  const u = new URL(location.href), st = view.state, p = u.searchParams;
+  URL_KEYS.forEach((k) => p.delete(k));
+  if (st.x !== "step") p.set("x", st.x);
+  if (st.smooth > 0) p.set("smooth", String(st.smooth));
+  if (st.logy) p.set("logy", "1");
+  if (!st.band) p.set("band", "0");
+  if (st.agg !== "none") p.set("agg", st.agg);
+  if (st.spread !== "minmax") p.set("spread", st.spread);
+  if (st.group !== "auto") p.set("group", st.group);
+  if (st.metric) p.set("metric", st.metric);
+  Object.entries(st.better).forEach(([name, way]) => p.append("better", name + ":" + way));
+  st.fold.forEach((path) => p.append("fold", path));
+  history.replaceState(history.state, "", u);
+}

@@ -1,0 +1,3 @@
+/* The runs overview (/): the runs table. */
+import "../tailboard.js";
+import "../table/index.js";
