@@ -3,7 +3,7 @@
     python bench/make_runs.py --out /tmp/runs --runs 1000            # 1,000 runs, mixed formats
     python bench/make_runs.py --out /tmp/big --runs 0 --big-rows 1000000
 
-The layouts copy the real samples in ``../shared/samples`` (see ``shared/formats.md``):
+The layouts copy the real samples in ``tests/data/samples`` (see ``tests/data/README.md``):
 
 - ``spt/runs/YYYYMMDD/HHMMSS/<12hex>/``: sidecar.json, heartbeat, metrics.csv (Lightning layout,
   CRLF), hparams.yaml, summary.json, train.out/train.err (tqdm ``\\r`` bars, warnings,

@@ -1,7 +1,7 @@
 """The access logs of both servers show no token and no report capability.
 
 The finding: ``flask run`` logged ``GET /?token=<token>``, and every ``/files/~<capability>/``
-URL, against the README's "never printed". Real servers, their real logs.
+URL, against docs/security.md's "never printed". Real servers, their real logs.
 """
 from __future__ import annotations
 

@@ -329,7 +329,7 @@ def test_run_page_shows_payloads_as_text(any_policy_page, hostile):
     watch(page)
     page.goto(run_url(url, RUN1))
     page.wait_for_selector("[data-drawn]")
-    assert_inert(page, "run charts")   # chart titles and legends are drawn by charts.js
+    assert_inert(page, "run charts")   # chart titles and legends are drawn by static/charts/
     page.locator(".chart-card", has_text=seen("METRIC")).locator(".u-over").hover()
     page.wait_for_selector(".chart-tip:not([hidden])")
     assert_shows(page, "run charts", "NAME", "TAG", "NOTES", "METRIC")

@@ -1,4 +1,4 @@
-"""The layers of ``viewer/`` as ARCHITECTURE.md draws them: data < live < views < web.
+"""The layers of ``viewer/`` as docs/design.md draws them: data < live < views < web.
 
 Every module is parsed (never imported) and each import is resolved to the module it names:
 ``data/`` and ``live/`` import no Flask nor its toolkit, and no layer imports one above it.

@@ -1,7 +1,7 @@
 """Settings: Flask config keys prefixed ``VIEWER_``, each also read from the environment.
 
 Precedence: arguments to ``Viewer(...)`` > ``app.config`` > environment > default.
-Every key is documented in the README (a test checks it).
+Every key is documented in docs/settings.md (a test checks it).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ DEFAULTS = {
     "VIEWER_LOG_BYTES": 4 << 20,    # default bytes of a log tail in the API
     "VIEWER_PAGE_LOG_BYTES": 256 << 10,  # bytes of each log tail rendered on the run page
     "VIEWER_BACKGROUND": True,      # scan in a background thread (False: scan before serving)
-    "VIEWER_TOKEN": None,           # optional access token (see README, "Access")
+    "VIEWER_TOKEN": None,           # optional access token (see docs/security.md, "Access")
     "VIEWER_OPEN": False,           # no generated token on a non-loopback bind: an authenticating proxy is in front
     "VIEWER_LIVERELOAD": True,      # inject the LiveReload client into HTML under /files/
     "VIEWER_CORS": None,            # origins allowed to fetch /files/ ("*" or a comma list); off

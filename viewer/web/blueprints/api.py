@@ -1,4 +1,4 @@
-"""The JSON API (see the HTTP contract in the README). Routes parse the request and ask the store."""
+"""The JSON API (see the HTTP contract in docs/api.md). Routes parse the request and ask the store."""
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -1,4 +1,4 @@
-"""Tailboard's own static files (vendored htmx and uPlot, CSS, the chart script) under ``/-/static``."""
+"""Tailboard's own static files (vendored htmx and uPlot, CSS, the ES modules) under ``/-/static``."""
 from flask import Blueprint
 
 from ...data.package_files import bundled_dir
