@@ -11,6 +11,9 @@ write -> event latency for appended records.
 (b) ``gunicorn -k gevent`` (inotify) serving a run with a small event file; ``--appends`` records
     appended 30-50 ms apart, each one ``write()`` of a whole record; an SSE client on
     ``/events?run=<id>`` timestamps each ``metrics`` event: p50/p95/p99 of write -> event.
+(c) With ``--tensorboard PATH``: TensorBoard over the file of (a), ``--load_fast true`` (its Rust
+    data server) and ``false`` (the Python multiplexer), start to the first
+    ``/data/plugin/scalars/scalars`` answer holding the last step.
 Prints a table and a final JSON line.
 """
 from __future__ import annotations
@@ -128,6 +131,38 @@ def bench_big(tmp, args, fig):
         proc.wait(30)
 
 
+def bench_tensorboard(tmp, args, fig):
+    """TensorBoard over the same file: start to the first answer that holds the last step."""
+    import socket
+    import subprocess
+
+    import requests
+
+    last = args.points // 4 - 1
+    for mode in ("true", "false"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        t = time.perf_counter()
+        proc = subprocess.Popen([args.tensorboard, "--logdir", os.path.join(tmp, "big"), "--host", "127.0.0.1",
+                                 "--port", str(port), "--load_fast", mode, "--reload_interval", "1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - t < 600:
+                try:
+                    r = requests.get(f"http://127.0.0.1:{port}/data/plugin/scalars/scalars",
+                                     params={"run": "tb", "tag": "lr"}, timeout=5)
+                    if r.status_code == 200 and r.json() and r.json()[-1][1] == last:
+                        fig[f"tensorboard_load_fast_{mode}_first_chart_s"] = round(time.perf_counter() - t, 2)
+                        break
+                except (requests.ConnectionError, requests.Timeout, ValueError):
+                    pass
+                time.sleep(0.1)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
 def bench_live(tmp, args, fig):
     from live_clients import SSE, start_server, stop_server
 
@@ -167,12 +202,15 @@ def main():
     ap.add_argument("--server", default="gunicorn", choices=("gunicorn", "flask"))
     ap.add_argument("--tmp", default="/tmp/tailboard-bench-tfevents")
     ap.add_argument("--skip", choices=("big", "live"))
+    ap.add_argument("--tensorboard", help="a tensorboard executable (2.21): time its first chart of the same file")
     args = ap.parse_args()
     os.makedirs(args.tmp, exist_ok=True)
     fig = {}
     if args.skip != "big":
         bench_big(args.tmp, args, fig)
         print(json.dumps(fig), flush=True)
+        if args.tensorboard:
+            bench_tensorboard(args.tmp, args, fig)
     if args.skip != "live":
         bench_live(args.tmp, args, fig)
     for k, v in fig.items():

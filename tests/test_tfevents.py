@@ -16,8 +16,6 @@ from viewer.data.formats.tfevents import EventSource, event_names, frame
 
 DATA = os.path.join(REPO, "tests", "data", "tensorboard")
 
-pytest.importorskip("tensorboard")
-
 
 def accumulate(folder, purge=True):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
