@@ -196,7 +196,7 @@ ALLOWED = {
     ("viewer/demo.py", "open"): "writes the bundled demo tree the viewer itself creates (not a runs folder)",
     ("viewer/demo.py", "os.walk"): "walks the bundled demo tree the viewer itself creates",
     ("viewer/demo.py", "os.fdopen"): "writes a sidecar of the bundled demo tree (mkstemp's fd)",
-    ("viewer/live/watcher.py", "open"): "reads /proc/self/mounts (is the root on NFS?), not the runs folder",
+    ("viewer/live/source.py", "open"): "reads /proc/self/mounts (is the root on NFS?), not the runs folder",
     ("viewer/live/interest.py", "os.scandir"): "stats the entries of folders RunStore.resolve returned, "
                                                "for polling; nothing is read, no name is sent",
 }
