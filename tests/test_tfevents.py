@@ -261,3 +261,5 @@ def test_images_are_media_items_served_from_the_event_file(tmp_path):
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert c.get("/api/runs/scalars/media/1").status_code == 404
         assert c.get("/api/runs/scalars/media/99999999999").status_code == 404
+        page = c.get("/runs/scalars?tab=media").get_data(as_text=True)
+        assert media[0]["url"] in page and "/files/scalars/events.out" not in page  # the tab shows the API URL
