@@ -16,7 +16,7 @@ from .formats import READERS
 from .formats.base import Part, safe_text
 from .cooperative import turn
 
-ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", "mlruns", ".ipynb_checkpoints"))
+ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", ".ipynb_checkpoints"))
 
 
 @dataclass

@@ -387,7 +387,25 @@ class RunStore:
         run = self.get(run_id, refresh=False)
         rel = os.path.relpath(run.path, self.root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        return [{**m, "path": prefix + m["path"]} for m in run.media()]
+        # an item inside a file (``blob``: an image in an event file) also names its run: its URL is the run's API
+        return [{**m, "path": prefix + m["path"], **({"run": run.id} if "blob" in m else {})} for m in run.media()]
+
+    def media_blob(self, run_id, index):
+        """``(bytes, mimetype)`` of media item ``index`` when it lies inside a file (an image in a
+        TensorBoard event file), not as a file of its own; NotFound otherwise."""
+        run = self.get(run_id, refresh=False)
+        with run.lock:
+            items = run.media()
+            src = run.media_src
+            if not 0 <= index < len(items) or "blob" not in items[index] or not hasattr(src, "blob"):
+                raise NotFound("no such media item")
+            try:
+                found = src.blob(items[index])
+            except (OSError, ValueError, IndexError):
+                found = None
+        if found is None:
+            raise NotFound("media item no longer readable")
+        return found
 
     def media_folders(self, run_id, limit=64):
         """A run's folder, its media folders and their tag subfolders: what polling must stat

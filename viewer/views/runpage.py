@@ -28,6 +28,7 @@ def run_context(run_id):
                        for p in s.reports(run_id)]
     data["path"] = safe_text(run.path)  # a folder name may hold bytes that are not UTF-8
     data["sidecar"] = run.meta.get("sidecar", {})
+    data["text"] = run.meta.get("text", {})  # TensorBoard text summaries: tag -> last text (step)
     return data
 
 
@@ -44,7 +45,15 @@ def media_json(items):
     """Media items as the API gives them: ``path`` (relative to the root) becomes a ``url``."""
     files_root = url_for("tailboard.files.serve", relpath="")
     return [{"tag": m["tag"], "step": m["step"], "type": m["type"], "caption": m["caption"],
-             "url": files_root + quote(m["path"], safe=URL_SAFE)} for m in items]
+             "url": media_url(m, files_root)} for m in items]
+
+
+def media_url(m, files_root):
+    """A media item's URL: its file under ``/files/``, or for an item inside a file (``blob``:
+    an image in a TensorBoard event file) ``/api/runs/<id>/media/<n>``."""
+    if "blob" in m:
+        return url_for("tailboard.api.run_path", path=f"{m['run']}/media/{m['index']}")
+    return files_root + quote(m["path"], safe=URL_SAFE)
 
 
 def _step_key(m):
@@ -75,6 +84,10 @@ def media_panel_context(run_id, compare=()):
         runs = []
         for rid in ids:
             items = sorted(by_run.get(rid, ()), key=_step_key)
+            if any("blob" in m for m in items):  # inside event files: each row holds its whole URL
+                runs.append({"id": rid, "name": names[rid], "items": items, "base": "",
+                             "rows": [[m["step"], media_url(m, files_root), m["caption"], m["type"]] for m in items]})
+                continue
             base = posixpath.dirname(posixpath.commonprefix([m["path"] for m in items])) if items else ""
             base = base + "/" if base else ""
             runs.append({"id": rid, "name": names[rid], "items": items,
@@ -104,8 +117,7 @@ def _latest_view(tag, runs, files_root):
         rows.append({"id": r["id"], "name": r["name"],
                      "data": {"id": r["id"], "base": r["base"], "items": r["rows"]},
                      "count": len(r["items"]),
-                     "shown": [{**m, "url": files_root + quote(m["path"], safe=URL_SAFE)}
-                               for m in shown[:MEDIA_PER_STEP]],
+                     "shown": [{**m, "url": media_url(m, files_root)} for m in shown[:MEDIA_PER_STEP]],
                      "more": max(0, len(shown) - MEDIA_PER_STEP)})
     return {"tag": tag, "rows": rows, "positions": positions, "step": step,
             "count": sum(r["count"] for r in rows), "data": {"runs": [r["data"] for r in rows]}}

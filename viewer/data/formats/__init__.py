@@ -5,6 +5,6 @@ and a metric source class (``path``, ``table``, ``refresh() -> bool``), and list
 Rules about the whole run (a declared status, files to watch, logs kept elsewhere) go in a
 ``base.RunHooks`` subclass handed to the ``Part`` (see ``spt.SptHooks``): ``Run`` knows no format.
 """
-from . import csvmetrics, hf, jsonl, keras, lightning, logs, spt
+from . import csvmetrics, hf, jsonl, keras, lightning, logs, mlflow, spt, tfevents
 
-READERS = (spt, hf, lightning, keras, jsonl, csvmetrics, logs)
+READERS = (spt, mlflow, hf, lightning, tfevents, keras, jsonl, csvmetrics, logs)

@@ -12,7 +12,8 @@ import re
 import stat
 
 from .. import paths
-from .base import NAN, MetricTable, Part, SourceError, clean_json, open_regular, stat_or_none, to_float
+from . import tfevents
+from .base import NAN, NO_HOOKS, MetricTable, Part, SourceError, clean_json, open_regular, stat_or_none, to_float
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STATE = "trainer_state.json"
@@ -163,4 +164,7 @@ def detect(dirpath, files, subdirs):
     if STATE in files and CHECKPOINT.match(os.path.basename(dirpath)):
         return None  # a checkpoint inside an output dir is part of its parent's run
     source = TrainerStateSource(dirpath)
-    return Part("hf", 60, metrics=[source], meta=source.meta, skip_dirs=tuple(ckpts))
+    # the Trainer's TensorBoard logging dir, runs/<date>_<host>/, belongs to this run
+    events, hooks = tfevents.hf_logging_parts(dirpath, subdirs)
+    return Part("hf", 60, metrics=[source] + events, meta=source.meta,
+                skip_dirs=tuple(ckpts) + (("runs",) if events else ()), hooks=hooks or NO_HOOKS)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import stat
 
 from .. import paths
 from .base import Part, RunHooks, SourceError, clean_json, open_regular, stat_or_none
 from .csvmetrics import CsvSource
 from .lightning import flatten
-from .logs import is_log_name
+from .logs import SUBMITIT, is_log_name
 from .media import MediaJsonl
 
 SIDECAR = "sidecar.json"
@@ -102,12 +103,40 @@ def _hparams(v):
             for k, x in flatten(v).items()}
 
 
+SWEEP_TAG = re.compile(r"^sweep:(\d+)$")
+TRAILING_TASK = re.compile(r"_(\d+)$")
+
+
+def submitit_task(sidecar, run_dir):
+    """``(sweep_id, task_id)`` naming the run's submitit folder ``<sweep>_<task>``, or None.
+
+    The sweep is the number of the run's ``sweep:N`` tag; the task is ``hparams["slurm.task_id"]``
+    (flat or nested), else the trailing ``_<task>`` of the run id (the sidecar's, else the folder's).
+    """
+    tags = sidecar.get("tags")
+    sweep = next((m[1] for t in tags if isinstance(t, str) and (m := SWEEP_TAG.match(t.strip())))
+                 if isinstance(tags, list) else iter(()), None)
+    if sweep is None:
+        return None
+    hp = _dict(sidecar.get("hparams"))
+    task = hp.get("slurm.task_id", _dict(hp.get("slurm")).get("task_id"))
+    if isinstance(task, bool) or not isinstance(task, (int, str)) or not str(task).strip().isdigit():
+        rid = sidecar.get("run_id") if isinstance(sidecar.get("run_id"), str) else os.path.basename(run_dir)
+        m = TRAILING_TASK.search(rid)
+        if not m:
+            return None
+        task = m[1]
+    return sweep, str(task).strip()
+
+
 def output_dir_logs(run_dir, root):
-    """Logs in ``hparams.output_dir`` and the submitit per-rank logs beside it, inside the root."""
+    """Logs in ``hparams.output_dir`` and the submitit per-rank logs of the run's task, inside the root:
+    ``<output_dir>/.submitit/`` and ``<output_dir>/../<sweep>_<task>/.submitit/<sweep>_<task>_<rank>_log.{out,err}``."""
     try:
-        out = _dict(read_sidecar(run_dir).get("hparams")).get("output_dir")
+        sidecar = read_sidecar(run_dir)
     except SourceError:
         return []
+    out = _dict(sidecar.get("hparams")).get("output_dir")
     if not isinstance(out, str) or not out:
         return []
     try:  # resolved beneath the root: never read outside it, whatever a sidecar says
@@ -121,14 +150,34 @@ def output_dir_logs(run_dir, root):
         found += [os.path.join(out, f) for f in sorted(paths.listdir(root, out)) if is_log_name(f)]
     except OSError:
         pass
-    # submitit's per-rank logs of this run's own task (<sweep>_<task>/.submitit), not its siblings'
-    try:
-        found += [os.path.join(out, ".submitit", f) for f in sorted(paths.listdir(root, os.path.join(out, ".submitit")))
-                  if not f.startswith(".") and fnmatch.fnmatchcase(f, "*_log.[oe][ur][tr]")]
-    except OSError:
-        pass
+    # submitit's per-rank logs of this run's own task: <output_dir>/.submitit/ ...
+    found += _submitit_logs(root, os.path.join(out, ".submitit"))
+    # ... and <output_dir>/../<sweep>_<task>/.submitit/ (not the sweep's other tasks')
+    task = submitit_task(sidecar, run_dir)
+    if task is not None:
+        job = f"{task[0]}_{task[1]}"
+        found += [p for p in _submitit_logs(root, os.path.join(os.path.dirname(out), job, ".submitit"), job)
+                  if p not in found]
     # a symlinked log may still lead outside the root
     return [p for p in found if not paths.escapes(p, root)]
+
+
+def _submitit_logs(root, folder, job=None):
+    """``*_log.out|err`` in a ``.submitit`` folder beneath the root, ranks in numeric order
+    (out before err); ``job``: only that job's (``<job>_<rank>_log.*``)."""
+    try:
+        names = paths.listdir(root, folder)
+    except (OSError, ValueError):
+        return []
+    logs = [f for f in names if not f.startswith(".") and fnmatch.fnmatchcase(f, "*_log.[oe][ur][tr]")]
+    if job is not None:
+        logs = [f for f in logs if (m := SUBMITIT.match(f)) and m["job"] == job]
+    return [os.path.join(folder, f) for f in sorted(logs, key=_rank_order)]
+
+
+def _rank_order(name):
+    m = SUBMITIT.match(name)
+    return (m["job"], int(m["rank"]), m["kind"] != "out") if m else ("", 1 << 30, name)
 
 
 class SptHooks(RunHooks):

@@ -27,6 +27,9 @@ def resolve(path):
     for suffix in SUFFIXES:
         if path.endswith("/" + suffix) and s.has(path[: -len(suffix) - 1]):
             return path[: -len(suffix) - 1], suffix, None
+    head, sep, n = path.rpartition("/media/")
+    if sep and n.isdigit() and len(n) < 10 and s.has(head):
+        return head, "media", n
     i = path.rfind("/logs/")
     while i > 0:
         rid, stream = path[:i], path[i + 6:]
@@ -60,8 +63,15 @@ def run_path(path):
         return metrics_csv(rid)
     if action == "logs":
         return jsonify(streams=[stream_json(st) for st in store().streams(rid)])
-    if action == "media":
+    if action == "media" and stream is None:
         return json_response({"media": media_context(rid)})
+    if action == "media":  # /media/<n>: an image inside a file (a TensorBoard event file)
+        data, mimetype = store().media_blob(rid, int(stream))
+        resp = Response(data, mimetype=mimetype)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Content-Security-Policy"] = "sandbox"
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
     # the window is clamped to MAX_LOG_WINDOW and sent in chunks that yield to other greenlets
     nbytes = clamp_window(glue.int_arg("bytes", viewer().config["VIEWER_LOG_BYTES"], 1, 1 << 30))
     start, size, chunks = store().log_window(rid, stream, nbytes)
