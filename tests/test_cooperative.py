@@ -78,3 +78,16 @@ def test_a_long_downsample_and_its_json_let_other_greenlets_run_meanwhile():
     # without turns the neighbour runs once, when the work is over; with them it keeps running
     assert ticks >= 10, (ticks, took)
     assert longest_gap < took / 3, (longest_gap, took)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_the_sliced_tojson_filter_writes_what_jinja_s_tojson_writes(obj):
+    from jinja2.utils import htmlsafe_json_dumps
+
+    from viewer.web.glue import tb_json
+
+    def dumps(o, **kw):
+        return json.dumps(o, sort_keys=True, separators=(",", ":"), **kw)
+
+    assert str(tb_json(obj)) == str(htmlsafe_json_dumps(obj, dumps=dumps))

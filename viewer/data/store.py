@@ -388,7 +388,8 @@ class RunStore:
         rel = os.path.relpath(run.path, self.root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         # an item inside a file (``blob``: an image in an event file) also names its run: its URL is the run's API
-        return [{**m, "path": prefix + m["path"], **({"run": run.id} if "blob" in m else {})} for m in run.media()]
+        return [{**m, "path": prefix + m["path"], **({"run": run.id} if "blob" in m else {})}
+                for m in each(run.media(), 4096)]
 
     def media_blob(self, run_id, index):
         """``(bytes, mimetype)`` of media item ``index`` when it lies inside a file (an image in a

@@ -4,18 +4,27 @@ The page, its htmx fragments and the JSON API build their answers here."""
 from __future__ import annotations
 
 import posixpath
+import re
 from urllib.parse import quote
 
 from flask import url_for
 
 from .args import partition_known
 from .current import store, viewer
+from ..data.cooperative import each
 from ..data.errors import ViewerError
 from ..data.formats.base import safe_text
 from ..data.tailing import MAX_LOG_WINDOW, clamp_window, render_chunks
 
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
 URL_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's path converter leaves unquoted
+_PLAIN = re.compile(r"[A-Za-z0-9_.~/-]*")  # a path quote() would leave as it is
+
+
+def url_quote(path):
+    """``quote(path, safe=URL_SAFE)``, without its cost for the usual plain path (300,000 media
+    items: 6 s of quote() became a regex test each)."""
+    return path if _PLAIN.fullmatch(path) else quote(path, safe=URL_SAFE)
 
 
 def run_context(run_id):
@@ -45,7 +54,7 @@ def media_json(items):
     """Media items as the API gives them: ``path`` (relative to the root) becomes a ``url``."""
     files_root = url_for("tailboard.files.serve", relpath="")
     return [{"tag": m["tag"], "step": m["step"], "type": m["type"], "caption": m["caption"],
-             "url": media_url(m, files_root)} for m in items]
+             "url": media_url(m, files_root)} for m in each(items, 4096)]
 
 
 def media_url(m, files_root):
@@ -53,7 +62,7 @@ def media_url(m, files_root):
     an image in a TensorBoard event file) ``/api/runs/<id>/media/<n>``."""
     if "blob" in m:
         return url_for("tailboard.api.run_path", path=f"{m['run']}/media/{m['index']}")
-    return files_root + quote(m["path"], safe=URL_SAFE)
+    return files_root + url_quote(m["path"])
 
 
 def _step_key(m):
@@ -76,7 +85,7 @@ def media_panel_context(run_id, compare=()):
     for rid in ids:
         items = s.media(rid)
         counts[rid] = len(items)
-        for m in items:
+        for m in each(items, 4096):
             tags.setdefault(m["tag"], {}).setdefault(rid, []).append(m)
     names = {rid: s.get(rid, refresh=False).meta.get("name") or rid for rid in ids}
     out = []
@@ -92,8 +101,8 @@ def media_panel_context(run_id, compare=()):
             base = base + "/" if base else ""
             runs.append({"id": rid, "name": names[rid], "items": items,
                          "base": files_root + quote(base, safe=URL_SAFE),
-                         "rows": [[m["step"], quote(m["path"][len(base):], safe=URL_SAFE), m["caption"], m["type"]]
-                                  for m in items]})
+                         "rows": [[m["step"], url_quote(m["path"][len(base):]), m["caption"], m["type"]]
+                                  for m in each(items, 4096)]})
         out.append(_latest_view(tag, runs, files_root))
     choices = [r.id for r in s.runs() if r.id not in ids][:2000]
     return {"run": run_id, "runs": ids, "missing": missing, "compare": ids[1:], "tags": out,
