@@ -56,7 +56,9 @@ class Viewer:
             raise ValueError("Viewer needs a root: pass root=... or set VIEWER_ROOT")
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
-        self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"])
+        # runs whose page is open (their folder is in the watcher's Interest) are never evicted
+        self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"],
+                              memory_mb=self.config["VIEWER_MEMORY_MB"], kept=self._followed)
         self.bus = Bus()
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
@@ -83,6 +85,14 @@ class Viewer:
             _running.add(self)
             atexit.register(self.stop)
         return self
+
+    def _followed(self):
+        """Folders open pages look at (a run page or a comparison registers its runs')."""
+        if self.watcher is None:
+            return ()
+        interest = self.watcher.interest
+        with interest.lock:
+            return set(interest.refs)
 
     def _note_event_id(self):
         """The newest event id before the request reads the store: the page's stream resumes

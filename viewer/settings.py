@@ -21,11 +21,12 @@ DEFAULTS = {
     "VIEWER_OPEN": False,           # no generated token on a non-loopback bind: an authenticating proxy is in front
     "VIEWER_LIVERELOAD": True,      # inject the LiveReload client into HTML under /files/
     "VIEWER_CORS": None,            # origins allowed to fetch /files/ ("*" or a comma list); off
+    "VIEWER_MEMORY_MB": 512,        # budget of parsed series per process; least recently used runs evicted
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
          "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool", "VIEWER_LIVERELOAD": "bool",
-         "VIEWER_OPEN": "bool"}
+         "VIEWER_OPEN": "bool", "VIEWER_MEMORY_MB": float}
 
 
 def _cast(key, value):
