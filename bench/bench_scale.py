@@ -10,6 +10,7 @@ cached in /tmp/tailboard-peers/trees/scale-*, and serves them with each peer as 
 served (Tailboard: ``gunicorn -c gunicorn.conf.py``, one gevent worker; spt web 0.1.8 via
 bench/peer_spt.py, installed into /tmp/tailboard-peers). Reports, per peer:
 
+- ``boot_s``: start -> the server answers at all (process start, imports);
 - ``list_s``: start -> ``/api/runs`` lists every run with its table values (a summary);
 - ``rss_list_mb``: RSS of the server's processes after that;
 - ``pages_rss_mb``: RSS after opening 100 run pages one after another (the page, then its
@@ -120,6 +121,9 @@ def first_metrics(peer, rid):
 def measure(peer, root, n, big_root, pages):
     out = {}
     with Served(peer, root) as s:
+        wait_until(lambda: get(peer, "/healthz" if isinstance(peer, TailboardPeer) else "/api/runs"),
+                   timeout=120, every=0.02)
+        out["boot_s"] = time.perf_counter() - s.t0  # the process answers at all (imports, server)
         secs, ids = wait_until(lambda: listed(peer, n), timeout=1800, every=0.05)
         out["list_s"] = time.perf_counter() - s.t0 if ids else None
         time.sleep(1.0)
@@ -168,7 +172,7 @@ def main(argv=None):
             continue
         print(f"| measure ({args.runs} x {args.rows:,} rows; big {args.big:,}) | Tailboard | {key} | {key}/Tailboard |")
         print("| --- | --- | --- | --- |")
-        for m in ("list_s", "rss_list_mb", "pages_s", "pages_rss_mb", "first_metrics_s", "second_metrics_s", "big_rss_mb"):
+        for m in ("boot_s", "list_s", "rss_list_mb", "pages_s", "pages_rss_mb", "first_metrics_s", "second_metrics_s", "big_rss_mb"):
             a, b = tb.get(m), r.get(m)
             ratio = f"{b / a:.1f}" if a and b else "-"
             print(f"| {m} | {a if a is None else round(a, 3)} | {b if b is None else round(b, 3)} | {ratio} |")

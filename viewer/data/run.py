@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import threading
 import time
 
@@ -194,10 +195,12 @@ class Run:
                     src.drop()
 
     def series_bytes(self):
-        """Bytes held by the parsed series (four float64 arrays a point)."""
+        """Bytes held by the parsed series: four float64 arrays a point, as allocated (an
+        array grown by appends holds some room ahead)."""
         if not self.parsed:
             return 0
-        return sum(32 * len(s) for src in self.sources for s in src.table.series.values())
+        return sum(sys.getsizeof(a) for src in self.sources for s in src.table.series.values()
+                   for a in (s.step, s.epoch, s.time, s.y))
 
     def take_report(self):
         """(version, paths changed since the last call): what the store has yet to announce.
