@@ -13,6 +13,7 @@ import time as _time
 from array import array
 from itertools import repeat
 
+from . import fastcsv
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
                    all_finite, open_regular, safe_text, stat_or_none)
 
@@ -136,8 +137,12 @@ class CsvSource:
         width, sep = len(self.header), self.sep
         if not lines or set(map(str.count, lines, repeat(sep))) != {width - 1}:
             return not lines
-        cells = sep.join(lines).split(sep)
         n, first = len(lines), self.rows
+        if fastcsv.available and n >= fastcsv.MIN_ROWS:
+            self._parse_columns_fast(lines, width, first)
+            self.rows += n
+            return True
+        cells = sep.join(lines).split(sep)
         self.rows += n
         step = _floats(cells, self.step_i, width, n)
         if not all_finite(step):
@@ -169,6 +174,42 @@ class CsvSource:
                     axis.extend(array("d", map(xs.__getitem__, at)))
             s.y.extend(ys)
         return True
+
+    def _parse_columns_fast(self, lines, width, first):
+        """``_parse_columns`` with the cells converted in bulk (:mod:`fastcsv`): the same
+        points, in the same order."""
+        import numpy as np
+
+        cols = fastcsv.columns(lines, self.sep, width)
+        n = len(lines)
+
+        def axis(i):
+            if i is None:
+                return np.full(n, NAN)
+            return cols[i][0]
+
+        step = axis(self.step_i)
+        absent = np.isnan(step)
+        if absent.any():  # no step: the row number
+            step = np.where(absent, np.arange(first, first + n, dtype=np.float64), step)
+        epoch, t = axis(self.epoch_i), axis(self.time_i)
+        found = []
+        for k, col in enumerate(self.cols):
+            ys, present = cols[col[0]]
+            if present.all():
+                found.append((0, k, col, ys, None))
+                continue
+            at = np.flatnonzero(present)
+            if not len(at):
+                continue
+            found.append((int(at[0]), k, col, ys[at], at))
+        for _, _, col, ys, at in sorted(found, key=lambda f: f[:2]):  # row-major first sight
+            s = col[2]
+            if s is None:
+                s = col[2] = self.table.get(col[1])
+            for axis_, xs in ((s.step, step), (s.epoch, epoch), (s.time, t)):
+                axis_.frombytes((xs if at is None else xs[at]).tobytes())
+            s.y.frombytes(np.ascontiguousarray(ys, dtype=np.float64).tobytes())
 
     def _parse_rows(self, rows):
         table, cols = self.table, self.cols
