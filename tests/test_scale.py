@@ -23,8 +23,9 @@ from viewer.data.store import RunStore
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
-    """Backward reads cross many block boundaries even in small files."""
-    monkeypatch.setattr(CsvGlance, "BLOCK", 7)
+    """Backward reads cross many block boundaries even in small files (3, 12, 48, then 50 bytes)."""
+    monkeypatch.setattr(CsvGlance, "FIRST_BLOCK", 3)
+    monkeypatch.setattr(CsvGlance, "BLOCK", 50)
 
 
 def listing(store, rid="r"):

@@ -319,7 +319,8 @@ class CsvGlance:
     parses the file as before.
     """
 
-    BLOCK = 256 << 10
+    FIRST_BLOCK = 16 << 10  # the first block read backwards: most tails hold every metric
+    BLOCK = 1 << 20         # ... then blocks grow four-fold up to this
 
     def __init__(self, path, step_keys=STEP_KEYS):
         self.path = path
@@ -425,9 +426,9 @@ class CsvGlance:
             f.seek(0)
             end = _last_line_end(f, size)
             todo = set(name for _, name in self.cols)
-            pos, carry = end, b""
+            pos, carry, block = end, b"", min(self.FIRST_BLOCK, self.BLOCK)
             while todo and pos > nl + 1:
-                start = max(nl + 1, pos - self.BLOCK)
+                start = max(nl + 1, pos - block)
                 f.seek(start)
                 data = f.read(pos - start) + carry
                 pos = start
@@ -439,9 +440,14 @@ class CsvGlance:
                     carry, data = data[: cut + 1], data[cut + 1:]
                 else:
                     carry = b""
-                lines = [seg for seg in data.split(b"\n")[:-1] if len(seg) < CHUNK]  # longer: skipped
-                text = "\n".join(s.decode("utf-8", errors="replace") for s in lines)
-                self._take_backwards(text.replace("\r", "\n").split("\n"), todo)
+                data = data[: data.rfind(b"\n") + 1]  # whole lines (the block's last ends at ``pos``)
+                if len(data) >= CHUNK:  # a line this long may be in it: skipped, as a full parse does
+                    data = b"\n".join(seg for seg in data.split(b"\n") if len(seg) < CHUNK)
+                text = data.decode("utf-8", errors="replace").replace("\r", "\n").split("\n")
+                if text and text[-1] == "":
+                    text.pop()
+                self._take_backwards(text, todo)
+                block = min(block * 4, self.BLOCK)
                 _time.sleep(0)
             if todo and rest:  # the header line went on after a lone \r: those are rows too
                 self._take_backwards(rest.split("\n"), todo)
