@@ -18,6 +18,7 @@ def lightning_csv(samples):
 
 
 def delta(store, rid=LIGHTNING_ID):
+    store.parsed(rid)  # a chart asked for the run's series (deltas exist for charted runs only)
     run = store.get(rid)  # refreshes: what the watcher does before publishing
     return run.take_delta()
 
@@ -143,6 +144,7 @@ def racing_store(samples):
     """A store whose next Lightning refresh sees a row written just after the csv was read."""
     store = RunStore(samples)
     store.scan()
+    store.parsed(LIGHTNING_ID)  # a chart follows it: refreshes read its series
     src = store.get(LIGHTNING_ID, refresh=False).sources[0]
     read = src.refresh
 

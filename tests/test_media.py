@@ -260,6 +260,7 @@ def publish(app, *paths):
 @pytest.fixture
 def run_events(app):
     v = app.extensions["tailboard"]
+    v.store.follow([SPT_ID])  # what /events?run=<id> does: the page follows the run's series
     sub = v.bus.subscribe(lambda e: e.audience == SPT_ID)
     yield sub
     v.bus.unsubscribe(sub)

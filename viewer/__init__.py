@@ -54,7 +54,9 @@ class Viewer:
             raise ValueError("Viewer needs a root: pass root=... or set VIEWER_ROOT")
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
-        self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"])
+        # runs whose page is open (their folder is in the watcher's Interest) are never evicted
+        self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"],
+                              memory_mb=self.config["VIEWER_MEMORY_MB"], kept=self._followed)
         # signs report capabilities when there is no token; exported so that the processes
         # started after this one (flask's reloader child, forked workers) agree on it
         self.secret = os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))
@@ -88,6 +90,14 @@ class Viewer:
             _running.add(self)
             atexit.register(self.stop)
         return self
+
+    def _followed(self):
+        """Folders open pages look at (a run page or a comparison registers its runs')."""
+        if self.watcher is None:
+            return ()
+        interest = self.watcher.interest
+        with interest.lock:
+            return set(interest.refs)
 
     def _note_event_id(self):
         """The newest event id before the request reads the store: the page's stream resumes

@@ -27,11 +27,12 @@ DEFAULTS = {
     # takes subdomains, "*" any name. Unset: with no token only loopback names (DNS rebinding), with
     # a token any. Set: held with or without a token. Websockets also take these names as Origin.
     "VIEWER_ALLOWED_HOSTS": None,
+    "VIEWER_MEMORY_MB": 512,        # budget of parsed series per process; least recently used runs evicted
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
          "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool", "VIEWER_LIVERELOAD": "bool",
-         "VIEWER_OPEN": "bool"}
+         "VIEWER_OPEN": "bool", "VIEWER_MEMORY_MB": float}
 
 
 def _cast(key, value):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 
@@ -46,6 +47,9 @@ class Run:
         self.meta = {}
         self.error = None
         self.loaded = False
+        self.parsed = False       # series parsed (a page or the API asked); else the listing's glance
+        self._source_errors = []  # what reading the metric files said at the last refresh
+        self._meta_errors = []    # ... and reading the metadata
         self.version = 0          # bumped whenever anything visible changed
         self.stamp = None         # file stamps at the last refresh
         self._failure_cache = {}
@@ -100,21 +104,9 @@ class Run:
                 if found is not None and found_signature(found) != self.signature:
                     self.update(found)
                     stamp = self._stamp()  # the new files join the stamp
-            errors, changed = [], False
-            for src in self.sources:
-                if self._escapes(src.path):  # swapped for a symlink since discovery listed it
-                    errors.append(f"{safe_text(os.path.basename(src.path))}: a symlink leading out of the root, not read")
-                    continue
-                try:
-                    changed |= bool(src.refresh())
-                except SourceError as e:
-                    errors.append(str(e))
-                except OSError as e:
-                    errors.append(f"{safe_text(os.path.basename(src.path))}: {e.strerror or e}")
-                except Exception as e:  # noqa: BLE001 - a reader bug must cost this file, not every page
-                    errors.append(f"{safe_text(os.path.basename(src.path))}: unreadable ({type(e).__name__}: {e})")
-                if getattr(src, "problem", None):
-                    errors.append(src.problem)
+            errors, changed = self._read_sources()
+            self._source_errors = errors
+            errors = list(errors)
             meta = {}
             for fn in reversed(self.meta_fns):  # most specific reader applied last, so it wins
                 try:
@@ -129,6 +121,7 @@ class Run:
                     errors.append(f"{e.filename and safe_text(os.path.basename(e.filename))}: {e.strerror}")
                 except Exception as e:  # noqa: BLE001 - as above, for metadata
                     errors.append(f"metadata unreadable ({type(e).__name__}: {e})")
+            self._meta_errors = errors[len(self._source_errors):]
             self.logs = list(self.base_logs)
             for hooks in self.hooks:
                 self.logs += [p for p in hooks.logs(self.path, self.root) if p not in self.logs]
@@ -143,6 +136,80 @@ class Run:
                 changed = True
             self.loaded = True
             return changed
+
+    def _glancing(self, src):
+        """True when the listing reads ``src`` through its glance (names and last values from
+        the file's tail) rather than its parsed series."""
+        glance = getattr(src, "glance", None)
+        return not self.parsed and glance is not None and glance.usable
+
+    def _read_sources(self):
+        """Catch up with every metric file: its glance while the series are not parsed, else
+        the series themselves. Returns (errors, changed)."""
+        errors, changed = [], False
+        for src in self.sources:
+            if self._escapes(src.path):  # swapped for a symlink since discovery listed it
+                errors.append(f"{safe_text(os.path.basename(src.path))}: a symlink leading out of the root, not read")
+                continue
+            try:
+                if self._glancing(src):
+                    changed |= bool(src.glance.refresh())
+                    if src.glance.usable:
+                        continue
+                changed |= bool(src.refresh())
+            except SourceError as e:
+                errors.append(str(e))
+            except OSError as e:
+                errors.append(f"{safe_text(os.path.basename(src.path))}: {e.strerror or e}")
+            except Exception as e:  # noqa: BLE001 - a reader bug must cost this file, not every page
+                errors.append(f"{safe_text(os.path.basename(src.path))}: unreadable ({type(e).__name__}: {e})")
+            if not self._glancing(src) and getattr(src, "problem", None):
+                errors.append(src.problem)
+        return errors, changed
+
+    def load(self):
+        """Parse the series (a page or the API asks for them); True when this call parsed.
+
+        Until then the run is listed from its glance, and ``take_delta`` has nothing to say
+        (no chart has its points); the first delta after this one starts from point 0.
+        """
+        with self.lock:
+            if self.parsed:
+                return False
+            self.parsed = True
+            errors, _changed = self._read_sources()
+            self._source_errors = errors
+            error = "; ".join(errors + self._meta_errors) or None
+            if error != self.error:  # a full read can find what a tail cannot (ragged rows)
+                self.error = error
+                self.version += 1
+                Run.changes += 1
+            return True
+
+    def unload(self):
+        """Drop the parsed series (the memory budget needs the room); the listing goes back
+        to the glance, which catches up from the offset it kept."""
+        with self.lock:
+            if not self.parsed:
+                return
+            self.parsed = False
+            for src in self.sources:
+                if getattr(src, "glance", None) is None:
+                    continue  # no cheaper view of this file: its series are the listing's
+                try:
+                    src.glance.refresh()
+                except (OSError, SourceError):
+                    pass  # the next refresh reports it
+                if src.glance.usable and hasattr(src, "drop"):
+                    src.drop()
+
+    def series_bytes(self):
+        """Bytes held by the parsed series: four float64 arrays a point, as allocated (an
+        array grown by appends holds some room ahead)."""
+        if not self.parsed:
+            return 0
+        return sum(sys.getsizeof(a) for src in self.sources for s in src.table.series.values()
+                   for a in (s.step, s.epoch, s.time, s.y))
 
     def take_report(self):
         """(version, paths changed since the last call): what the store has yet to announce.
@@ -175,13 +242,32 @@ class Run:
         return tuple(out)
 
     def series(self):
-        """All metric series by name; a name two sources share is prefixed by the second's file."""
-        out = {}
-        for src in self.sources:
-            for name, s in src.table.series.items():
-                key = name if name not in out else f"{os.path.basename(src.path)}:{name}"
-                out[key] = s
-        return out
+        """All metric series by name; a name two sources share is prefixed by the second's file.
+        Parses them first when only the glance was read (see ``load``)."""
+        with self.lock:
+            if not self.parsed:
+                self.load()
+            out = {}
+            for src in self.sources:
+                for name, s in src.table.series.items():
+                    key = name if name not in out else f"{os.path.basename(src.path)}:{name}"
+                    out[key] = s
+            return out
+
+    def last_values(self):
+        """{metric name: last finite value or None}, named as ``series()`` names them, without
+        parsing: from the glance of each file whose series are not parsed."""
+        with self.lock:
+            out = {}
+            for src in self.sources:
+                if self._glancing(src):
+                    items = ((name, src.glance.last.get(name)) for name in src.glance.names)
+                else:
+                    items = ((name, s.last()) for name, s in src.table.series.items())
+                for name, v in items:
+                    key = name if name not in out else f"{os.path.basename(src.path)}:{name}"
+                    out[key] = v
+            return out
 
     def take_delta(self, limit=5000):
         """Points appended to each series since the last call, for live charts.
@@ -192,6 +278,9 @@ class Run:
         give ``reset``: the client re-fetches instead.
         """
         with self.lock:
+            if not self.parsed:  # nobody charts it; a chart of an evicted run starts over
+                reset, self.cursors = bool(self.cursors), {}
+                return {"series": {}, "reset": reset}
             out, reset, total = {}, False, 0
             series = self.series()
             for name, s in series.items():
@@ -313,8 +402,7 @@ class Run:
     def summary(self):
         """Last value per metric: the files win over the sidecar's (they are fresher)."""
         out = {k: v for k, v in self.meta.get("summary", {}).items() if json_can_carry(v)}  # JSON has no NaN
-        for name, s in self.series().items():
-            v = s.last()
+        for name, v in self.last_values().items():
             if v is not None:
                 out[name] = v
         return out
@@ -336,7 +424,7 @@ class Run:
             "notes": self.meta.get("notes", ""),
             "hparams": {k: v if json_can_carry(v) else repr(v) for k, v in self.meta.get("hparams", {}).items()},
             "summary": self.summary(),
-            "metrics": list(self.series()),
+            "metrics": list(self.last_values()),
             "error": self.error,
         }
 

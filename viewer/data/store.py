@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import paths as beneath  # not ``paths``: apply() takes a list of that name
+from .budget import SeriesBudget
 from .cooperative import each, turn
 from .discovery import walk
 from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
@@ -61,7 +62,10 @@ class Changes:
 
 
 class RunStore:
-    def __init__(self, root, stale_after=300.0, clock=time.time):
+    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: ()):
+        """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
+        giving the folders of the runs open pages follow, never evicted."""
+        self.budget = SeriesBudget(float(memory_mb) * 2**20, kept)
         self.root = os.path.realpath(root)
         beneath.confine(self.root)  # readers' opens under it stay beneath it (see paths.py)
         self.stale_after = stale_after
@@ -139,6 +143,7 @@ class RunStore:
         return changes
 
     def _drop(self, run, changes):
+        self.budget.forget(run.id)
         self._reported.pop(run.id, None)
         for key in [k for k in self._orders if k[0] == run.id]:
             self._orders.pop(key, None)
@@ -152,6 +157,8 @@ class RunStore:
         except OSError:
             pass  # vanished between listing and reading: the next pass drops it
         version, paths = run.take_report()
+        if run.parsed and self._reported.get(run.id) != version:
+            self.budget.trim()  # appends grew a parsed run
         if self._reported.get(run.id) != version:
             self._reported[run.id] = version
             if run.id not in changes.added and run.id not in changes.changed:
@@ -257,6 +264,26 @@ class RunStore:
             run.refresh()
         return run
 
+    def parsed(self, run_id) -> Run:
+        """The run, refreshed, with its series parsed (series on demand), under the budget."""
+        run = self.get(run_id)
+        run.load()
+        self.budget.use(run)
+        return run
+
+    def follow(self, run_ids):
+        """A page now follows these runs (its event stream names them): their series are parsed
+        and their live cursors start here, so the next change sends only what it appended."""
+        for rid in run_ids:
+            run = self._runs.get(rid)
+            if run is None:
+                continue
+            with run.lock:
+                run.load()
+                if not run.cursors:
+                    run.cursors = {name: (s, len(s)) for name, s in run.series().items()}
+            self.budget.use(run)
+
     def key_metrics(self, runs, k=4):
         """The k metric names most worth a column in the runs table."""
         counts = {}
@@ -287,7 +314,7 @@ class RunStore:
             raise BadRequest(f"points must be between 1 and {MAX_POINTS} (metrics.csv has every point)")
         if start is not None and end is not None and start > end:
             raise BadRequest(f"start ({start:g}) must not be after end ({end:g})")
-        run = self.get(run_id)
+        run = self.parsed(run_id)
         out = {}
         with run.lock:
             series = run.series()
@@ -344,7 +371,7 @@ class RunStore:
         The arrays are copied under the run's lock (a memcpy), so a slow download never
         holds up the next refresh.
         """
-        run = self.get(run_id)
+        run = self.parsed(run_id)
         with run.lock:
             return [(name, s.step[:], s.epoch[:], s.time[:], s.y[:]) for name, s in run.series().items()]
 

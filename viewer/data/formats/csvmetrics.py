@@ -12,8 +12,9 @@ import os
 from array import array
 from itertools import repeat
 
+from . import fastcsv
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
-                   safe_text, stat_or_none)
+                   open_regular, safe_text, stat_or_none)
 from ..numbers import all_finite
 from ..cooperative import turn
 
@@ -41,6 +42,14 @@ class CsvSource:
         self.table = MetricTable()
         self.step_keys = step_keys
         self.lines = AppendedLines(path)
+        self.glance = CsvGlance(path, step_keys)  # the listing's cheap view (no series)
+        self._clear()
+
+    def drop(self):
+        """Forget every parsed point (the memory budget evicts the run): the next
+        ``refresh()`` reads the file from its start again."""
+        self.table.reset()
+        self.lines.restart()
         self._clear()
 
     def _clear(self):
@@ -129,8 +138,12 @@ class CsvSource:
         width, sep = len(self.header), self.sep
         if not lines or set(map(str.count, lines, repeat(sep))) != {width - 1}:
             return not lines
-        cells = sep.join(lines).split(sep)
         n, first = len(lines), self.rows
+        if fastcsv.available and n >= fastcsv.MIN_ROWS:
+            self._parse_columns_fast(lines, width, first)
+            self.rows += n
+            return True
+        cells = sep.join(lines).split(sep)
         self.rows += n
         step = _floats(cells, self.step_i, width, n)
         if not all_finite(step):
@@ -162,6 +175,42 @@ class CsvSource:
                     axis.extend(array("d", map(xs.__getitem__, at)))
             s.y.extend(ys)
         return True
+
+    def _parse_columns_fast(self, lines, width, first):
+        """``_parse_columns`` with the cells converted in bulk (:mod:`fastcsv`): the same
+        points, in the same order."""
+        import numpy as np
+
+        cols = fastcsv.columns(lines, self.sep, width)
+        n = len(lines)
+
+        def axis(i):
+            if i is None:
+                return np.full(n, NAN)
+            return cols[i][0]
+
+        step = axis(self.step_i)
+        absent = np.isnan(step)
+        if absent.any():  # no step: the row number
+            step = np.where(absent, np.arange(first, first + n, dtype=np.float64), step)
+        epoch, t = axis(self.epoch_i), axis(self.time_i)
+        found = []
+        for k, col in enumerate(self.cols):
+            ys, present = cols[col[0]]
+            if present.all():
+                found.append((0, k, col, ys, None))
+                continue
+            at = np.flatnonzero(present)
+            if not len(at):
+                continue
+            found.append((int(at[0]), k, col, ys[at], at))
+        for _, _, col, ys, at in sorted(found, key=lambda f: f[:2]):  # row-major first sight
+            s = col[2]
+            if s is None:
+                s = col[2] = self.table.get(col[1])
+            for axis_, xs in ((s.step, step), (s.epoch, epoch), (s.time, t)):
+                axis_.frombytes((xs if at is None else xs[at]).tobytes())
+            s.y.frombytes(np.ascontiguousarray(ys, dtype=np.float64).tobytes())
 
     def _parse_rows(self, rows):
         table, cols = self.table, self.cols
@@ -255,3 +304,177 @@ def detect(dirpath, files, subdirs):
     if not names:
         return None
     return Part("csv", 10, metrics=[CsvSource(os.path.join(dirpath, n)) for n in names])
+
+
+class CsvGlance:
+    """What the runs table needs of a CSV metrics file, without parsing it: the metric names
+    that hold a number and each one's last finite value (the run's summary).
+
+    The first look reads the header, then the file *backwards* from its end, block by block,
+    until every metric column has shown a finite value (a column that never does makes it read
+    on to the header). It then keeps the offset reached, so an append costs what was appended,
+    and a rewrite (shrunk, or a new header: Lightning widening its columns) starts over.
+    The answers are those of a full parse by :class:`CsvSource` (``last()`` of each series);
+    only the order of ``names`` may differ (header order here, first-seen order there).
+    ``usable`` is False when the header itself is a line too long to keep: the run then
+    parses the file as before.
+    """
+
+    FIRST_BLOCK = 16 << 10  # the first block read backwards: most tails hold every metric
+    BLOCK = 1 << 20         # ... then blocks grow four-fold up to this
+
+    def __init__(self, path, step_keys=STEP_KEYS):
+        self.path = path
+        self.step_keys = step_keys
+        self.lines = AppendedLines(path)
+        self._clear()
+
+    def _clear(self):
+        self.header = None
+        self.sep = ","
+        self.cols = []        # (cell index, series name) of the metric columns, in header order
+        self.names = {}       # series name -> None: the names holding a number, in header order
+        self.last = {}        # series name -> last finite value
+        self.usable = True
+
+    def refresh(self) -> bool:
+        """Catch up with the file; True when the names or last values changed."""
+        st = stat_or_none(self.path)
+        before = (dict(self.names), dict(self.last))
+        if st is None:
+            self.lines.restart()
+            self._clear()
+            return before != ({}, {})
+        if self.header is None or self.lines.rewound(st.st_size):
+            self.lines.restart()
+            self._clear()
+            self._read_backwards(st.st_size)
+        else:
+            for text in self.lines.read_chunks(st.st_size):
+                rows = text.replace("\r", "\n").split("\n")
+                self._take(rows)
+                turn()
+        return (self.names, self.last) != before
+
+    def _set_header(self, line):
+        """The columns as :meth:`CsvSource._set_header` names them."""
+        self.sep = sniff_separator(line)
+        header = [n.strip() for n in (_split(line, self.sep) or [""])]
+        lower = [n.lower() for n in header]
+        axes = set()
+        for keys in (self.step_keys, EPOCH_KEYS, TIME_KEYS):
+            axes.add(next((lower.index(k) for k in keys if k in lower), None))
+        self.header = header
+        self.cols = [(i, safe_text(n)) for i, n in enumerate(header) if i not in axes and n]
+
+    def _take(self, lines):
+        """Rows read forward (appended): each number names its series, each finite one is its
+        last value."""
+        sep, cols, names, last = self.sep, self.cols, self.names, self.last
+        for line in lines:
+            row = line.split(sep) if '"' not in line else _split(line, sep)
+            if not row:
+                continue
+            n = len(row)
+            for i, name in cols:
+                if i >= n:
+                    break
+                v = _number(row[i])
+                if v is None:
+                    continue
+                names.setdefault(name, None)
+                if v - v == 0:  # finite
+                    last[name] = v
+
+    def _take_backwards(self, lines, todo):
+        """Rows read from the end: the first finite value met per name is its last."""
+        sep, cols, names, last = self.sep, self.cols, self.names, self.last
+        rcols = cols[::-1]
+        for line in reversed(lines):
+            row = line.split(sep) if '"' not in line else _split(line, sep)
+            if not row:
+                continue
+            n = len(row)
+            for i, name in rcols:
+                if i >= n or name not in todo:
+                    continue
+                v = _number(row[i])
+                if v is None:
+                    continue
+                names.setdefault(name, None)
+                if v - v == 0:
+                    last[name] = v
+                    todo.discard(name)
+            if not todo:
+                return
+
+    def _read_backwards(self, size):
+        with open_regular(self.path) as f:
+            head = f.read(min(size, 8192))
+            nl = head.find(b"\n")
+            if nl < 0 and len(head) < size:  # a wide header: up to the longest line kept
+                head += f.read(min(size, CHUNK) - len(head))
+                nl = head.find(b"\n")
+            if nl < 0:
+                # no complete first line: a full parse has read nothing yet either
+                self.usable = len(head) < CHUNK
+                self.header = None
+                return
+            first = head[: nl + 1].decode("utf-8", errors="replace").replace("\r", "\n")
+            header, _, rest = first.partition("\n")
+            self._set_header(header.lstrip("\ufeff"))
+            # the end of the last complete line: what a full parse would have read
+            f.seek(0)
+            end = _last_line_end(f, size)
+            todo = set(name for _, name in self.cols)
+            pos, carry, block = end, b"", min(self.FIRST_BLOCK, self.BLOCK)
+            while todo and pos > nl + 1:
+                start = max(nl + 1, pos - block)
+                f.seek(start)
+                data = f.read(pos - start) + carry
+                pos = start
+                if start > nl + 1:
+                    cut = data.find(b"\n")
+                    if cut < 0:
+                        carry = data
+                        continue
+                    carry, data = data[: cut + 1], data[cut + 1:]
+                else:
+                    carry = b""
+                data = data[: data.rfind(b"\n") + 1]  # whole lines (the block's last ends at ``pos``)
+                if len(data) >= CHUNK:  # a line this long may be in it: skipped, as a full parse does
+                    data = b"\n".join(seg for seg in data.split(b"\n") if len(seg) < CHUNK)
+                text = data.decode("utf-8", errors="replace").replace("\r", "\n").split("\n")
+                if text and text[-1] == "":
+                    text.pop()
+                self._take_backwards(text, todo)
+                block = min(block * 4, self.BLOCK)
+                turn()
+            if todo and rest:  # the header line went on after a lone \r: those are rows too
+                self._take_backwards(rest.split("\n"), todo)
+            found, self.names = self.names, {}
+            for _, name in self.cols:  # in header order
+                if name in found:
+                    self.names[name] = None
+            # what AppendedLines._sign keeps: the whole header line (up to MAX_SIGNATURE)
+            lines = self.lines
+            keep = nl + 1 if nl + 1 <= lines.MAX_SIGNATURE else 0
+            if len(head) < lines.SIGNATURE and len(head) < size:
+                f.seek(0)
+                head = f.read(lines.SIGNATURE)
+            lines.signature, lines.signed = head[: max(lines.SIGNATURE, keep)], True
+            lines.offset = end
+
+
+def _last_line_end(f, size):
+    """The offset just past the last newline at or before ``size``."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - 8192)
+        f.seek(start)
+        data = f.read(pos - start)
+        i = data.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        pos = start
+    return 0

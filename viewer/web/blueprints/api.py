@@ -129,4 +129,5 @@ def healthz():
                    watcher_reason=w["reason"], problem=w["problem"], watcher_alive=w["alive"],
                    watcher_restarts=w["restarts"], watcher_last_failure=w["last_failure"],
                    inotify_restarts=w["inotify_restarts"],
-                   runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count())
+                   runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count(),
+                   memory=v.store.budget.state())  # parsed series against VIEWER_MEMORY_MB

@@ -47,6 +47,7 @@ def events():
     if glue.flag_arg("scan") and not runs:  # the page was drawn mid-scan: where is it now?
         first.append(sse(None, "scan", render_template("tailboard/partials/_scan.html", scan=v.store.scan_state)))
     first.append(sse(None, "watch", json.dumps(v.watcher.state())))  # the top bar's truth, now
+    v.store.follow(runs)  # their series are parsed now; the budget keeps them while followed
     # polling sees a run's own files only: while its page is open, stat its media folders too
     looked_at = [p for rid in runs for p in v.store.media_folders(rid)]
     # subscribe last: nothing above may fail with a subscription left registered

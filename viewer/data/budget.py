@@ -1,0 +1,74 @@
+"""The memory budget of parsed series: least recently used runs are evicted first.
+
+A run's series are parsed when a page or the API asks for them (``Run.load``); every run
+is listed from its glance (names and last values read from each file's tail). Parsed series
+add up: past the budget the run asked for least recently gives its series back
+(``Run.unload``), except the runs an open page follows (``kept``: their folders, as the live
+layer's Interest knows them) and the run being answered. An evicted run is parsed again
+on its next ask; its listing stays live from the offsets the glance kept.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+
+class SeriesBudget:
+    def __init__(self, limit_bytes, kept=lambda: ()):
+        self.limit = int(limit_bytes)
+        self.kept = kept          # callable: folders of the runs open pages follow
+        self.lock = threading.Lock()
+        self.lru: OrderedDict = OrderedDict()  # run id -> Run, least recently asked first
+        self.evictions = 0
+
+    def use(self, run):
+        """``run`` was just asked for its series: most recently used; then trim to the limit."""
+        with self.lock:
+            self.lru[run.id] = run
+            self.lru.move_to_end(run.id)
+        self.trim(keep=run)
+
+    def forget(self, run_id):
+        with self.lock:
+            self.lru.pop(run_id, None)
+
+    def used(self):
+        with self.lock:
+            runs = list(self.lru.values())
+        return sum(r.series_bytes() for r in runs)
+
+    def trim(self, keep=None):
+        """Evict least recently used runs until the parsed series fit (the kept ones never)."""
+        with self.lock:
+            runs = list(self.lru.values())
+            for r in runs:
+                if not r.parsed:  # unloaded by someone else (a rewrite, a drop)
+                    self.lru.pop(r.id, None)
+        sizes = {r.id: r.series_bytes() for r in runs if r.parsed}
+        total = sum(sizes.values())
+        if total <= self.limit:
+            return 0
+        try:
+            kept = set(self.kept())
+        except Exception:  # noqa: BLE001 - a broken hook must not stop eviction
+            kept = set()
+        evicted = 0
+        for r in runs:
+            if total <= self.limit:
+                break
+            if r is keep or r.id not in sizes or r.path in kept:
+                continue
+            r.unload()
+            total -= sizes[r.id]
+            evicted += 1
+            with self.lock:
+                self.lru.pop(r.id, None)
+        self.evictions += evicted
+        return evicted
+
+    def state(self):
+        """What /healthz shows: the budget, its use, the runs parsed, evictions so far."""
+        with self.lock:
+            n = len(self.lru)
+        return {"budget_mb": round(self.limit / 2**20, 1), "used_mb": round(self.used() / 2**20, 3),
+                "parsed_runs": n, "evictions": self.evictions}
