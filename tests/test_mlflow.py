@@ -22,6 +22,11 @@ DONE, FAILED, RUNNING, DELETED = ("e8bb305af4d64190a26fa947ff3ec30e", "7f9a0b3e7
 def root(tmp_path):
     dst = tmp_path / "runs"
     shutil.copytree(DATA, dst / "mlruns")
+    # git keeps no empty folder: give back the ones MLflow's store made (and its client expects)
+    (dst / "mlruns" / ".trash").mkdir(exist_ok=True)
+    for run in (DONE, FAILED, RUNNING, DELETED):
+        for sub in ("artifacts", "metrics", "params", "tags"):
+            (dst / "mlruns" / EXP / run / sub).mkdir(exist_ok=True)
     return dst
 
 
