@@ -90,3 +90,83 @@ def test_rank_logs_are_served(tmp_path):
         err = next(s for s in streams if s["name"] == "7_3 rank 10 (err)")
         assert err["kind"] == "err"
         assert c.get(f"/api/runs/runs/r/logs/{err['id']}").get_data(as_text=True) == "7_3 rank 10 err\n"
+
+
+def ranked_run(root, ranks=3):
+    """An spt run whose task 7_3 has ``ranks`` ranks (an out and an err each) and its own train.out."""
+    for rank in range(ranks):
+        for kind in ("out", "err"):
+            write(root / "outputs" / "7_3" / ".submitit" / f"7_3_{rank}_log.{kind}", f"rank-{rank}-{kind}-line\n")
+    write(root / "outputs" / "own" / "train.out", "plain-train-line\n")
+    spt_run(root, "runs/r", {"tags": ["sweep:7"], "run_id": "a_3", "hparams": {"output_dir": "../../outputs/own"}})
+
+
+def shown(html):
+    """The rank lines and plain lines the page's log tails hold."""
+    import re
+
+    return sorted(set(re.findall(r"(rank-\d+-(?:out|err)-line|plain-train-line)", html)))
+
+
+def test_streams_carry_their_rank(tmp_path):
+    ranked_run(tmp_path, 2)
+    assert [(st["name"], st["rank"]) for st in scanned(tmp_path).streams("runs/r")] == [
+        ("train.out", None), ("7_3 rank 0 (out)", 0), ("7_3 rank 0 (err)", 0),
+        ("7_3 rank 1 (out)", 1), ("7_3 rank 1 (err)", 1)]
+
+
+def test_the_logs_tab_renders_only_the_chosen_rank(tmp_path):
+    from conftest import viewer_app
+
+    ranked_run(tmp_path, 3)
+    with viewer_app(tmp_path) as app:
+        c = app.test_client()
+        html = c.get("/runs/runs/r?tab=logs&rank=1&x=epoch").get_data(as_text=True)
+        assert shown(html) == ["plain-train-line", "rank-1-err-line", "rank-1-out-line"]
+        assert html.count('data-follow="') == 3  # no follower for a hidden rank's stream
+        assert '<option value="1" selected>rank 1</option>' in html
+        assert 'name="x" value="epoch"' in html  # the chart state rides along with the choice
+        assert "tab=charts&amp;rank=1&amp;x=epoch" in html  # and the tab links keep the rank
+        # three ranks: every tail by default; rank=all says so explicitly
+        for q in ("", "&rank=all"):
+            html = c.get("/runs/runs/r?tab=logs" + q).get_data(as_text=True)
+            assert shown(html) == ["plain-train-line"] + [f"rank-{r}-{k}-line" for r in range(3) for k in ("err", "out")]
+            assert '<option value="all" selected>' in html
+        # the API says each stream's rank
+        assert {s["name"]: s["rank"] for s in c.get("/api/runs/runs/r/logs").get_json()["streams"]}[
+            "7_3 rank 2 (err)"] == 2
+
+
+@pytest.mark.parametrize("rank", ["7", "-1", "x", "1.0", "", "٣", "9" * 5000, "0%00"])
+def test_a_bad_rank_is_ignored(tmp_path, rank):
+    from conftest import viewer_app
+
+    ranked_run(tmp_path, 3)
+    with viewer_app(tmp_path) as app:
+        r = app.test_client().get("/runs/runs/r", query_string={"tab": "logs", "rank": rank})
+        assert r.status_code == 200
+        html = r.get_data(as_text=True)
+        assert len(shown(html)) == 7 and '<option value="all" selected>' in html  # the default: all three ranks
+
+
+def test_many_ranks_open_on_rank_0(tmp_path):
+    from conftest import viewer_app
+
+    ranked_run(tmp_path, 8)
+    with viewer_app(tmp_path) as app:
+        c = app.test_client()
+        html = c.get("/runs/runs/r?tab=logs").get_data(as_text=True)
+        assert shown(html) == ["plain-train-line", "rank-0-err-line", "rank-0-out-line"]
+        assert '<option value="0" selected>rank 0</option>' in html
+        assert len(shown(c.get("/runs/runs/r?tab=logs&rank=all").get_data(as_text=True))) == 17
+        assert shown(c.get("/runs/runs/r?tab=logs&rank=bad").get_data(as_text=True))[1:] == [
+            "rank-0-err-line", "rank-0-out-line"]
+
+
+def test_one_rank_has_no_selector(tmp_path):
+    from conftest import viewer_app
+
+    ranked_run(tmp_path, 1)
+    with viewer_app(tmp_path) as app:
+        html = app.test_client().get("/runs/runs/r?tab=logs&rank=5").get_data(as_text=True)
+        assert 'name="rank"' not in html and len(shown(html)) == 3

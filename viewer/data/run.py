@@ -10,7 +10,7 @@ import time
 from . import paths
 from .discovery import rediscover
 from .formats.base import SourceError, safe_text, stat_or_none
-from .formats.logs import display_name, stream_ids, stream_kind
+from .formats.logs import display_name, stream_ids, stream_kind, stream_rank
 from .formats.media import html_reports, scan_media_files
 from .numbers import json_can_carry
 from .tailing import read_tail
@@ -360,14 +360,15 @@ class Run:
         return "unknown"
 
     def streams(self):
-        """Log streams: id, display name, kind, size, and the absolute path (not for JSON)."""
+        """Log streams: id, display name, kind, size, rank (a submitit per-rank log's, else None),
+        and the absolute path (not for JSON)."""
         out = []
         for sid, path in zip(stream_ids(self.logs), self.logs):
             if self._escapes(path):
                 continue  # swapped for a symlink leading out since it was listed: never read
             st = stat_or_none(path)
             out.append({"id": sid, "name": safe_text(display_name(path)), "kind": stream_kind(path),
-                        "size": st.st_size if st else 0, "path": path})
+                        "size": st.st_size if st else 0, "rank": stream_rank(path), "path": path})
         return out
 
     def media(self):

@@ -16,6 +16,7 @@ from ..data.errors import ViewerError
 from ..data.formats.base import safe_text
 from ..data.tailing import MAX_LOG_WINDOW, clamp_window, render_chunks
 
+ALL_RANKS_UP_TO = 4   # more ranks than this: the logs tab opens on the lowest rank, not every tail
 MEDIA_PER_STEP = 16   # items drawn at one step of a tag (the lightbox pages through them all)
 URL_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's path converter leaves unquoted
 _PLAIN = re.compile(r"[A-Za-z0-9_.~/-]*")  # a path quote() would leave as it is
@@ -44,6 +45,26 @@ def run_context(run_id):
 def stream_json(st):
     """A log stream as the API gives it: its file's path on the server left out."""
     return {k: v for k, v in st.items() if k != "path"}
+
+
+def rank_view(streams, raw):
+    """The logs tab's rank choice: ``streams`` (stream dicts with ``rank``) and the ``rank``
+    query value (``all``, a rank the run has, else ignored). ``ranks``: the run's ranks, empty
+    (no control) unless there are two or more; ``chosen``: a rank, or None for all of them;
+    ``streams``: those shown, every log without a rank included."""
+    ranks = sorted({st["rank"] for st in streams if st.get("rank") is not None})
+    if len(ranks) < 2:
+        return {"ranks": [], "chosen": None, "streams": list(streams)}
+    word = str(raw).strip().lower() if raw is not None else ""
+    by_text = {str(r): r for r in ranks}  # matched as text: int() of 5,000 digits would raise
+    if word == "all":
+        chosen = None
+    elif word in by_text:
+        chosen = by_text[word]
+    else:  # absent or not one of this run's ranks: the default
+        chosen = None if len(ranks) <= ALL_RANKS_UP_TO else ranks[0]
+    shown = [st for st in streams if chosen is None or st.get("rank") in (None, chosen)]
+    return {"ranks": ranks, "chosen": chosen, "streams": shown}
 
 
 def media_context(run_id):

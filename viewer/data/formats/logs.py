@@ -36,6 +36,12 @@ def display_name(path):
     return name
 
 
+def stream_rank(path):
+    """The rank of a submitit per-rank log (``<job>_<rank>_log.out``), else None."""
+    m = SUBMITIT.match(os.path.basename(path))
+    return int(m["rank"]) if m else None
+
+
 def stream_ids(paths):
     """Unique, URL-safe ids for a run's log paths, in order."""
     ids, seen = [], {}

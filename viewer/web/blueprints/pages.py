@@ -10,7 +10,7 @@ from ...views import runquery, runtable
 from ...views.charts import chart_context
 from ...views.current import viewer
 from ...views.overview import activity_context, columns_context, rows_context, runs_context
-from ...views.runpage import log_context, media_panel_context, run_context
+from ...views.runpage import log_context, media_panel_context, rank_view, run_context
 from ..streaming import template_response
 
 bp = Blueprint("pages", __name__)
@@ -52,7 +52,10 @@ def run(run_id):
     if tab == "charts":
         ctx["charts"] = chart_context([run_id], request.args)
     elif tab == "logs":
-        ctx["logs"] = [log_context(run_id, st["id"]) for st in ctx["run"]["logs"]]
+        # only the chosen rank's streams are rendered: a hidden rank opens no websocket
+        ctx["ranks"] = rank_view(ctx["run"]["logs"], request.args.get("rank"))
+        ctx["keep_args"] = [(k, v) for k, v in request.args.items(multi=True) if k not in ("tab", "rank")]
+        ctx["logs"] = [log_context(run_id, st["id"]) for st in ctx["ranks"]["streams"]]
     elif tab == "media":
         ctx["media"] = media_panel_context(run_id, glue.ids_arg(whole=(), commas=("compare",)))
     return glue.render_page("tailboard/run.html", "tailboard/partials/_run_body.html", **ctx)
