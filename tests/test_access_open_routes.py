@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from viewer.web.access import files_capability
+from viewer.web.access import make_capability
 
 TOKEN = "s3cret-token-0123456789"
-CAP = files_capability(TOKEN)
+CAP = make_capability(TOKEN, "")
 
 
 @pytest.fixture

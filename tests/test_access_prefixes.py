@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import SPT_ID
-from viewer.web.access import COOKIE, cookie_value, files_capability
+from viewer.web.access import COOKIE, cookie_value, make_capability
 
 TOKEN = "s3cret-token-0123456789"
 REPORT = f"/files/~{{cap}}/spt/runs/20261121/142732/1c80a3b1799d/sidecar.json"
@@ -40,7 +40,7 @@ def test_the_real_secrets_do_open(guarded):
     guarded.set_cookie(COOKIE, cookie_value(TOKEN))
     assert guarded.get("/api/runs").status_code == 200
     guarded.delete_cookie(COOKIE)
-    assert guarded.get(REPORT.format(cap=files_capability(TOKEN))).status_code == 200
+    assert guarded.get(REPORT.format(cap=make_capability(TOKEN, ""))).status_code == 200
     r = guarded.post("/login", data={"token": TOKEN, "next": "/compare"})
     assert r.status_code == 303 and r.headers["Location"] == "/compare"
 
@@ -81,7 +81,7 @@ def test_a_cookie_holding_a_near_miss_of_the_token_itself_is_refused(guarded, mi
     assert guarded.get("/api/runs").status_code == 401
 
 
-@pytest.mark.parametrize("miss", near_misses(files_capability(TOKEN)).keys())
+@pytest.mark.parametrize("miss", near_misses(make_capability(TOKEN, "")).keys())
 def test_a_report_link_with_a_near_miss_capability_serves_nothing(guarded, miss):
-    r = guarded.get(REPORT.format(cap=near_misses(files_capability(TOKEN))[miss]))
+    r = guarded.get(REPORT.format(cap=near_misses(make_capability(TOKEN, ""))[miss]))
     assert r.status_code in (401, 404) and b"schema_version" not in r.data
