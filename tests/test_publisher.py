@@ -65,7 +65,7 @@ def test_with_nobody_listening_nothing_is_rendered_but_files_are_announced(sampl
 def test_a_changed_run_gives_its_head_metrics_row_and_the_counts_once(samples):
     store, bus, rec = scanned(samples), Bus(), Recorder()
     pub = Publisher(store, bus, rec)
-    store.get(LIGHTNING_ID).take_delta()  # the page has what is on disk so far
+    store.follow([LIGHTNING_ID])  # a page follows the run (as /events?run= does): it has what is on disk so far
     sub = bus.subscribe(lambda e: True)
     with open(samples.joinpath(*LIGHTNING_CSV), "a") as f:
         f.write("5,0.05,83,1.5,,\r\n")
