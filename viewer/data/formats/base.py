@@ -54,6 +54,7 @@ def clean_json(obj, finite=False):
 
 
 # containment and the confined, non-blocking open live in one place (readers import them here)
+from ..cooperative import turn  # noqa: E402
 from ..paths import is_inside, open_regular  # noqa: F401
 
 
@@ -227,7 +228,8 @@ class AppendedLines:
         self.signed = nl >= 0 or len(head) >= self.MAX_SIGNATURE
 
     def read_chunks(self, size):
-        """Yield decoded text chunks of complete lines from the offset up to ``size``."""
+        """Yield decoded text chunks of complete lines from the offset up to ``size``, giving
+        other greenlets a turn between chunks (every incremental reader goes through here)."""
         with open_regular(self.path) as f:
             if not self.signed:
                 self._sign(f)
@@ -250,3 +252,4 @@ class AppendedLines:
                     continue
                 self.offset += end + 1
                 yield data[: end + 1].decode("utf-8", errors="replace")
+                turn()  # the caller parsed that chunk: other connections get a turn when one is due

@@ -91,7 +91,6 @@ class CsvSource:
         for text in self.lines.read_chunks(st.st_size):
             self._parse(text)
             changed = True
-            turn()  # under gevent: the other connections get a turn when one is due
         return changed
 
     def _set_header(self, line):
@@ -353,7 +352,6 @@ class CsvGlance:
             for text in self.lines.read_chunks(st.st_size):
                 rows = text.replace("\r", "\n").split("\n")
                 self._take(rows)
-                turn()
         return (self.names, self.last) != before
 
     def _set_header(self, line):

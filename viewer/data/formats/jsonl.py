@@ -10,7 +10,6 @@ import json
 import math
 import os
 
-from ..cooperative import turn
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
                    stat_or_none, to_float)
 
@@ -64,7 +63,6 @@ class JsonlSource:
         for text in self.lines.read_chunks(st.st_size):
             self._parse(text)
             changed = True
-            turn()  # under gevent: the other connections get a turn when one is due
         return changed
 
     def _parse(self, text):

@@ -8,7 +8,6 @@ import re
 
 from .. import paths
 from .base import AppendedLines, safe_text, stat_or_none
-from ..cooperative import turn
 
 IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 VIDEO = (".mp4", ".webm", ".ogv", ".mov")
@@ -51,7 +50,6 @@ class MediaJsonl:
             if st is None:
                 return self.items
         for text in self.lines.read_chunks(st.st_size):
-            turn()  # 300,000 lines of index: other connections get turns between chunks
             for line in text.split("\n"):  # not splitlines(): a caption may hold a raw U+2028
                 try:
                     d = json.loads(line)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 
 from .. import paths
-from ..cooperative import turn
 from .base import (NAN, AppendedLines, MetricTable, Part, RunHooks, Series, SourceError, open_regular, safe_text,
                    stat_or_none)
 from .media import linkable, media_type
@@ -146,7 +145,6 @@ class MetricsFolder:
                 s.append(step, NAN, t, y)
             self.bad[name] = self.bad.get(name, 0) + bad
             changed = True
-            turn()
         if name in self.table.series and not self.table.series[name]:
             del self.table.series[name]  # only bad lines so far
         return changed
