@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from test_parse_properties import SETTINGS, _comparable, csv_file, cuts, fresh, incremental_store, result
+from test_parse_properties import (SETTINGS, _comparable, csv_file, cuts, fresh, incremental_store, result,
+                                   write_incrementally)
 
 from conftest import LIGHTNING_ID, SPT_ID
 from viewer.data.formats import csvmetrics
@@ -45,16 +46,6 @@ def apply(store, path):
     store.apply([str(path)])
 
 
-def write_pieces(store, path, data, points, start=0):
-    for end in list(points) + [len(data)]:
-        if end <= start:
-            continue
-        with open(path, "ab") as f:
-            f.write(data[start:end])
-        apply(store, path)
-        start = end
-
-
 # -- the listing of a run nobody parsed ---------------------------------------------------------
 
 @SETTINGS
@@ -62,7 +53,7 @@ def write_pieces(store, path, data, points, start=0):
 def test_an_unparsed_run_lists_the_values_a_full_parse_gives(tmp_path, data, files, keep):
     first, rewrite = files
     store, path = incremental_store(tmp_path, "metrics.csv")
-    write_pieces(store, path, first, data.draw(cuts(first)))
+    write_incrementally(store, path, first, data.draw(cuts(first)))
     assert listing(store) == parsed_listing(fresh(tmp_path, path))
     if data.draw(st.booleans()):
         with open(path, "r+b") as f:  # truncated anywhere, even inside a line
@@ -73,7 +64,7 @@ def test_an_unparsed_run_lists_the_values_a_full_parse_gives(tmp_path, data, fil
         points = data.draw(cuts(rewrite))
         path.write_bytes(rewrite[: points[0] if points else len(rewrite)])
         apply(store, path)
-        write_pieces(store, path, rewrite, points[1:], start=points[0] if points else len(rewrite))
+        write_incrementally(store, path, rewrite, points[1:], start=points[0] if points else len(rewrite))
     assert listing(store) == parsed_listing(fresh(tmp_path, path))
     run = store.get("r")
     assert not run.parsed and not run.sources[0].table.series  # listed, never parsed
@@ -191,7 +182,7 @@ def test_a_run_evicted_and_read_again_gives_the_points_of_a_fresh_parse(tmp_path
         path.write_bytes(rewrite[: points[0] if points else len(rewrite)])
         apply(store, path)
         step()
-        write_pieces(store, path, rewrite, points[1:], start=points[0] if points else len(rewrite))
+        write_incrementally(store, path, rewrite, points[1:], start=points[0] if points else len(rewrite))
         step()
     want = fresh(tmp_path, path)
     assert listing(store) == parsed_listing(want)
