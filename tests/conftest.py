@@ -25,6 +25,16 @@ SERVER_STARTS = {"start_server", "Popen", "live_server"}
 BROWSER_FIXTURES = {"browser", "page"}
 
 
+def pytest_configure(config):
+    """The suite's servers (in process and the ones it starts) write their cache under a
+    temporary folder, never the user's ``~/.cache``; a test that is about the cache sets its own."""
+    if not os.environ.get("TAILBOARD_TEST_CACHE"):
+        import tempfile
+
+        os.environ["TAILBOARD_TEST_CACHE"] = tempfile.mkdtemp(prefix="tailboard-test-cache-")
+        os.environ["XDG_CACHE_HOME"] = os.environ["TAILBOARD_TEST_CACHE"]
+
+
 def _names_a_server_start(code, namespace, seen):
     """True when ``code``, a code object nested in it or a test-suite function it names (looked up
     in ``namespace``, its module's globals) names one of ``SERVER_STARTS``."""

@@ -40,6 +40,7 @@ class Viewer:
         from flask import Blueprint
 
         from . import settings
+        from .data.cachedir import CacheDir
         from .data.store import RunStore
         from .live.bus import Bus
         from .live.publisher import Publisher
@@ -54,6 +55,8 @@ class Viewer:
             raise ValueError("Viewer needs a root: pass root=... or set VIEWER_ROOT")
         if not os.path.isdir(root):
             raise ValueError(f"VIEWER_ROOT {root!r} is not a directory")
+        # the one place the viewer writes, never under the root (None with a note when unusable)
+        self.cache = CacheDir(self.config["VIEWER_CACHE_DIR"], root)
         # runs whose page is open (their folder is in the watcher's Interest) are never evicted
         self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"],
                               memory_mb=self.config["VIEWER_MEMORY_MB"], kept=self._followed)

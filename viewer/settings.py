@@ -28,6 +28,7 @@ DEFAULTS = {
     # a token any. Set: held with or without a token. Websockets also take these names as Origin.
     "VIEWER_ALLOWED_HOSTS": None,
     "VIEWER_MEMORY_MB": 512,        # budget of parsed series per process; least recently used runs evicted
+    "VIEWER_CACHE_DIR": None,       # where the viewer may write (column cache, alert state); unset: $XDG_CACHE_HOME/tailboard; "off": none
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,

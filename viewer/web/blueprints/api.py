@@ -130,4 +130,5 @@ def healthz():
                    watcher_restarts=w["restarts"], watcher_last_failure=w["last_failure"],
                    inotify_restarts=w["inotify_restarts"],
                    runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count(),
-                   memory=v.store.budget.state())  # parsed series against VIEWER_MEMORY_MB
+                   memory=v.store.budget.state(),  # parsed series against VIEWER_MEMORY_MB
+                   cache=v.cache.state())  # VIEWER_CACHE_DIR, or why there is none
