@@ -2,6 +2,8 @@
 
     python bench/bench_row_cost.py                 # 1,000,000-row spt run, 200 appends: ~1.5 min
     python bench/bench_row_cost.py --rows 100000 --appends 100
+    python bench/bench_row_cost.py --rows 100000 --runs 1000 --rules 100    # alert rules' cost
+    python bench/bench_row_cost.py --rows 100000 --runs 1000 --alerts off   # ... against none
 
 One spt run folder (``sidecar.json`` + Lightning ``metrics.csv`` of ``--rows`` rows) under the
 real ``gunicorn -c gunicorn.conf.py`` (one gevent worker, inotify), one SSE client on the run's
@@ -10,6 +12,11 @@ then ``--appends`` one-row appends, ``--every`` seconds apart, each waited for a
 event. Prints CPU per row for the worker (net of its idle rate) and for the watch process
 (``viewer/live/watchproc.py``), from ``/proc/<pid>/stat``, then one JSON line. Profile the worker
 with ``py-spy record -p <pid>`` (its pid is printed) if you want the split inside it.
+
+``--runs N`` adds N small runs beside it (a tree of that size: status rules look at each run a
+batch touches); ``--rules N`` writes a rules file of N user rules (thresholds on the big run's
+metrics, half of them scoped with a runs-table query) for ``VIEWER_ALERTS``; ``--alerts off``
+measures without any rule (``VIEWER_ALERTS=off``), the baseline of issue 16's "at most 10%".
 """
 from __future__ import annotations
 
@@ -32,6 +39,28 @@ from bench_read_path import Server, code_version, machine  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 HEADER = "epoch,lr,step,train/loss\n"
+
+
+def write_small_runs(root, n):
+    """``n`` small Lightning-style runs (50 rows each) beside the big one."""
+    for k in range(n):
+        d = os.path.join(root, "small", f"run{k:04d}")
+        os.makedirs(d)
+        with open(os.path.join(d, "metrics.csv"), "w") as f:
+            f.write("step,train/loss,val/acc\n" + "".join(f"{i},{1 / (1 + i):.5f},{i / 100:.3f}\n" for i in range(50)))
+        with open(os.path.join(d, "hparams.yaml"), "w") as f:
+            f.write(f"lr: {0.001 * (1 + k % 7)}\n")
+
+
+def write_rules(path, n):
+    """``n`` user rules that never fire on this data (each still judges every point)."""
+    with open(path, "w") as f:
+        for k in range(n):
+            metric = ("train/loss", "lr")[k % 2]
+            f.write(f'[[rule]]\nname = "r{k}"\nwhen = "{metric} > {1000 + k} for {1 + k % 3} consecutive points"\n')
+            if k % 2:
+                f.write('runs = "f=hp:optim.lr<=0.01&q=big"\n')
+            f.write("\n")
 
 
 def write_run(root, rows):
@@ -91,13 +120,23 @@ def main(argv=None):
     ap.add_argument("--appends", type=int, default=200)
     ap.add_argument("--every", type=float, default=0.1, help="seconds between appends")
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured first")
+    ap.add_argument("--runs", type=int, default=0, help="small runs beside the big one")
+    ap.add_argument("--rules", type=int, default=0, help="user alert rules (a VIEWER_ALERTS file)")
+    ap.add_argument("--alerts", choices=("on", "off"), default="on", help="off: VIEWER_ALERTS=off")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="tailboard-rowcost-")
     root = os.path.join(tmp, "runs")
     t = time.perf_counter()
     csv = write_run(root, args.rows)
-    print(f"wrote {args.rows:,} rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    srv = Server("gunicorn", root, os.path.join(tmp, "server.log"))
+    write_small_runs(root, args.runs)
+    print(f"wrote {args.rows:,} rows and {args.runs} small runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    env = {"VIEWER_CACHE_DIR": os.path.join(tmp, "cache")}
+    if args.alerts == "off":
+        env["VIEWER_ALERTS"] = "off"
+    elif args.rules:
+        env["VIEWER_ALERTS"] = os.path.join(tmp, "alerts.toml")
+        write_rules(env["VIEWER_ALERTS"], args.rules)
+    srv = Server("gunicorn", root, os.path.join(tmp, "server.log"), **env)
     try:
         deadline = time.time() + 600
         while time.time() < deadline:
@@ -130,7 +169,7 @@ def main(argv=None):
     finally:
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    fig = {"rows": args.rows, "appends": args.appends, "seen": seen, "seconds": dur,
+    fig = {"rows": args.rows, "appends": args.appends, "runs": args.runs, "rules": args.rules, "alerts": args.alerts, "seen": seen, "seconds": dur,
            "worker_idle_ms_per_s": idle_rate * 1e3,
            "worker_ms_per_row": (w1 - w0 - idle_rate * dur) / args.appends * 1e3,
            "watch_process_ms_per_row": (p1 - p0) / args.appends * 1e3}

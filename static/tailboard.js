@@ -4,6 +4,7 @@
 import "./events.js";
 import "./theme.js";
 import "./keys.js";
+import { alertsState } from "./alerts.js";
 import { onLoad, within } from "./util.js";
 
 // a run's colour arrives as data-run-color, set through the CSSOM: the page CSP forbids
@@ -30,3 +31,5 @@ document.body.addEventListener("htmx:configRequest", (e) => {
 export function expose(parts) {
   window.tailboard = Object.assign(window.tailboard || {}, parts);
 }
+
+expose({ alerts: alertsState });

@@ -197,6 +197,10 @@ ALLOWED = {
     ("viewer/demo.py", "os.walk"): "walks the bundled demo tree the viewer itself creates",
     ("viewer/demo.py", "os.fdopen"): "writes a sidecar of the bundled demo tree (mkstemp's fd)",
     ("viewer/live/source.py", "open"): "reads /proc/self/mounts (is the root on NFS?), not the runs folder",
+    ("viewer/live/alerts/rules.py", "open"): "reads the alert rules file (VIEWER_ALERTS), the user's "
+                                             "configuration, not a file of the runs folder",
+    ("viewer/live/alerts/state.py", "open"): "reads the alert state file in the cache dir (never the runs folder)",
+    ("viewer/live/alerts/state.py", "os.fdopen"): "writes the alert state file in the cache dir (mkstemp's fd)",
     ("viewer/live/interest.py", "os.scandir"): "stats the entries of folders RunStore.resolve returned, "
                                                "for polling; nothing is read, no name is sent",
 }

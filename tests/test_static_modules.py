@@ -52,7 +52,7 @@ def client(tmp_path):
 
 
 PAGES = ["/", "/runs/sweep/a", "/runs/sweep/a?tab=logs", "/compare?run=sweep/a&run=sweep/b",
-         "/compare?run=sweep/a&run=sweep/b&tab=scatter", "/files/", "/runs/no/such/run"]
+         "/compare?run=sweep/a&run=sweep/b&tab=scatter", "/files/", "/runs/no/such/run", "/alerts"]
 
 
 def exports_of(text):

@@ -19,6 +19,8 @@ import weakref
 
 from .data.package_files import bundled_dir  # stdlib only, like this module
 
+ALERTS_OFF = {"off", "none", "no", "0", "false"}
+
 TEMPLATES = bundled_dir("templates")
 
 _running = weakref.WeakSet()
@@ -33,6 +35,7 @@ class Viewer:
         self.store = None
         self.watcher = None
         self.bus = None
+        self.alerts = None
         if app is not None:
             self.init_app(app)
 
@@ -46,7 +49,7 @@ class Viewer:
         from .live.publisher import Publisher
         from .live.watcher import Watcher
         from .web import access, glue, security
-        from .web.blueprints import api, assets, compare, files, livereload, pages, sock, stream
+        from .web.blueprints import alerts, api, assets, compare, files, livereload, pages, sock, stream
         from .web.fragments import Fragments
 
         self.config = settings.load(app, self.options)
@@ -70,7 +73,8 @@ class Viewer:
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
                        template_folder=TEMPLATES)
-        for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp):
+        for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp,
+                      alerts.bp):
             bp.register_blueprint(child)
         bp.register_blueprint(access.bp)  # /login, /logout
         glue.install(bp)  # one ViewerError handler for every route, and the template filters
@@ -82,17 +86,49 @@ class Viewer:
         app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
         app.extensions["tailboard"] = self
 
-        publisher = Publisher(self.store, self.bus, Fragments(app, self.url_prefix))
+        fragments = Fragments(app, self.url_prefix)
+        publisher = Publisher(self.store, self.bus, fragments)
         self.store.on_progress = publisher.progress
-        self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
+        self.alerts = self._alerts(fragments)
+        self.watcher = Watcher(self.store, publish=self._publisher(publisher), poll=self.config["VIEWER_POLL"],
                                rescan=self.config["VIEWER_RESCAN"],
                                on_state=publisher.watch_state)  # pages hear of a vanished root at once
         background = self.config["VIEWER_BACKGROUND"]
+        if self.alerts is not None:
+            self.alerts.start()  # the rules file re-read, state saves, the webhook's thread
         self.watcher.start(background=background)  # without: one scan now, no thread
         if background:
             _running.add(self)
             atexit.register(self.stop)
         return self
+
+    def _alerts(self, fragments):
+        """The alert engine (issue 16), or None with ``VIEWER_ALERTS=off``."""
+        from .live.alerts import AlertEngine, Webhook
+        from .views.runtable import run_matcher
+
+        rules = self.config["VIEWER_ALERTS"]
+        if rules is not None and str(rules).strip().lower() in ALERTS_OFF:
+            return None
+        url = self.config["VIEWER_ALERT_WEBHOOK"]
+        return AlertEngine(self.store, self.bus, rules_path=os.path.expanduser(rules) if rules else None,
+                           state_folder=self.cache.sub("alerts"), webhook=Webhook(url) if url else None,
+                           compile_scope=run_matcher, decorate=fragments.alert)
+
+    def _publisher(self, publisher):
+        """What the watcher calls with each batch: the alert rules first, then the pages."""
+        alerts = self.alerts
+        if alerts is None:
+            return publisher
+
+        def publish(changes):
+            try:
+                alerts(changes)
+            except Exception:  # noqa: BLE001 - a rule bug must not keep the pages from updating
+                import logging
+                logging.getLogger(__name__).exception("tailboard: judging alert rules failed")
+            publisher(changes)
+        return publish
 
     def _followed(self):
         """Folders open pages look at (a run page or a comparison registers its runs')."""
@@ -116,6 +152,8 @@ class Viewer:
             self.bus.close()
         if self.watcher:
             self.watcher.stop()
+        if self.alerts:
+            self.alerts.stop()
 
 
 def shutdown_all():

@@ -112,13 +112,20 @@ def png(width, height, pixel):
 
 
 class LiveTrainer:
-    """Writes a live spt-style run, one step a second, the way a real training job would."""
+    """Writes a live spt-style run, one step a second, the way a real training job would.
 
-    def __init__(self, root, interval=1.0, seed=None):
+    ``unstable``: the demo's other job, whose learning rate is too high: after a minute or two
+    its loss blows up, turns NaN and the job dies with a traceback (then it starts again), so
+    the alert rules have something to say at the demo's first start.
+    """
+
+    def __init__(self, root, interval=1.0, seed=None, unstable=False):
         self.root = root
         self.interval = interval
         self.rng = random.Random(seed)
         self.stop_event = threading.Event()
+        self.unstable = unstable
+        self.folder = "unstable" if unstable else "live"
 
     def _atomic_json(self, path, data):
         fd, tmp = tempfile.mkstemp(prefix=".sidecar.json.", suffix=".tmp", dir=os.path.dirname(path))
@@ -129,14 +136,16 @@ class LiveTrainer:
     def new_run(self):
         now = time.time()
         rid = "%012x" % self.rng.getrandbits(48)
-        d = os.path.join(self.root, "live", time.strftime("%Y%m%d", time.localtime(now)),
+        d = os.path.join(self.root, self.folder, time.strftime("%Y%m%d", time.localtime(now)),
                          time.strftime("%H%M%S", time.localtime(now)), rid)
         os.makedirs(os.path.join(d, "media", "samples"), exist_ok=True)
-        lr = self.rng.choice([0.003, 0.01, 0.03])
-        self.run = {"dir": d, "lr": lr, "step": 0, "sidecar": {
+        lr = 0.3 if self.unstable else self.rng.choice([0.003, 0.01, 0.03])
+        tags = ["demo", "unstable", "lr-too-high"] if self.unstable else ["demo", "live", f"sweep:lr{lr}"]
+        self.run = {"dir": d, "lr": lr, "step": 0, "blow_at": self.rng.randint(60, 120), "sidecar": {
             "schema_version": 1, "run_id": rid, "run_dir": d, "status": "running",
             "created_at": now, "ended_at": None, "updated_at": now, "display_name": f"live-{rid[:6]}",
-            "tags": ["demo", "live", f"sweep:lr{lr}"], "notes": "the demo's live run: one step a second",
+            "tags": tags, "notes": ("the demo's unstable run: its loss diverges, then it crashes" if self.unstable
+                                    else "the demo's live run: one step a second"),
             "hparams": {"model.name": "tiny-mlp", "model.hidden": 64, "optim.name": "adamw",
                         "optim.lr": lr, "data.batch_size": 32, "trainer.max_steps": STEPS_PER_RUN, "seed": rid[:4]},
             "summary": {}, "checkpoint_path": None}}
@@ -150,7 +159,7 @@ class LiveTrainer:
 
     def _prune(self):
         live = []
-        for dirpath, dirs, files in os.walk(os.path.join(self.root, "live")):
+        for dirpath, dirs, files in os.walk(os.path.join(self.root, self.folder)):
             if "sidecar.json" in files:
                 live.append(dirpath)
                 dirs[:] = []
@@ -161,9 +170,13 @@ class LiveTrainer:
         r, d = self.run, self.run["dir"]
         r["step"] += 1
         s, epoch = r["step"], r["step"] // 60
-        loss = 2.5 * math.exp(-s * r["lr"] / 2) + 0.15 + self.rng.gauss(0, 0.05)
+        loss = 2.5 * math.exp(-s * min(r["lr"], 0.03) / 2) + 0.15 + self.rng.gauss(0, 0.05)
         if self.rng.random() < 0.01:
-            loss *= 3  # a spike, kept visible by the min/max band
+            loss *= 2  # a spike, kept visible by the min/max band (not a divergence)
+        if self.unstable and s >= r["blow_at"]:
+            if s >= r["blow_at"] + 25:
+                return self._crash()
+            loss = loss * 1.6 ** (s - r["blow_at"]) if s < r["blow_at"] + 20 else math.nan
         rows = [f"{epoch},{r['lr']},{s},{loss:.6f},,"]
         summary = r["sidecar"]["summary"]
         summary.update({"train/loss": loss, "epoch": epoch, "lr": r["lr"]})
@@ -197,6 +210,16 @@ class LiveTrainer:
             self._atomic_json(os.path.join(d, "sidecar.json"), r["sidecar"])
         return s >= STEPS_PER_RUN
 
+    def _crash(self):
+        """The unstable job dies as real ones do: a traceback, and its sidecar says failed."""
+        r, d = self.run, self.run["dir"]
+        with open(os.path.join(d, "train.err"), "a") as f:
+            f.write("\nTraceback (most recent call last):\n  File \"train.py\", line 88, in <module>\n"
+                    "    loss.backward()\nFloatingPointError: loss is NaN at step %d\n" % r["step"])
+        r["sidecar"].update(status="failed", ended_at=time.time(), updated_at=time.time())
+        self._atomic_json(os.path.join(d, "sidecar.json"), r["sidecar"])
+        return True
+
     def run_forever(self):
         self.new_run()
         while not self.stop_event.wait(self.interval):
@@ -213,6 +236,9 @@ def _writer_loop(root, stop_event):
         except OSError:
             stop_event.wait(5)
             continue
+        unstable = LiveTrainer(root, unstable=True)
+        unstable.stop_event = stop_event
+        threading.Thread(target=unstable.run_forever, name="tailboard-demo-unstable", daemon=True).start()
         trainer = LiveTrainer(root)
         trainer.stop_event = stop_event
         trainer.run_forever()

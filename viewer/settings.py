@@ -28,6 +28,8 @@ DEFAULTS = {
     # a token any. Set: held with or without a token. Websockets also take these names as Origin.
     "VIEWER_ALLOWED_HOSTS": None,
     "VIEWER_MEMORY_MB": 512,        # budget of parsed series per process; least recently used runs evicted
+    "VIEWER_ALERTS": None,          # the alert rules file (TOML or YAML, outside the runs folder); unset: built-in rules; "off": no alerts
+    "VIEWER_ALERT_WEBHOOK": None,   # URL each alert is POSTed to as JSON (Slack, Discord, Mattermost, ntfy)
     "VIEWER_CACHE_DIR": None,       # where the viewer may write (column cache, alert state); unset: $XDG_CACHE_HOME/tailboard; "off": none
 }
 

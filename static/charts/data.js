@@ -1,6 +1,7 @@
 /* A charts panel's view: its runs and state (read from the server-validated data attributes),
    their series (fetched from the metrics API), and the helpers every part of the charts shares. */
 import { finite, fmt, fmtDuration, json } from "../util.js";
+import { zoomFromUrl } from "./urlstate.js";
 
 export const views = new Map();  // [data-charts] container -> its view (runs, state, data, zoom)
 export const AXIS_LABELS = { step: "step", epoch: "epoch", time: "time", relative: "time since start (s)" };
@@ -29,7 +30,7 @@ export function readView(container) {
       agg: d.agg || "none", spread: d.spread || "minmax", group: d.group || "auto", metric: d.metric || "",
       better: json(d.better, {}), fold: new Set(json(d.fold, [])),
     },
-    data: null, zoom: null, gen: 0, zoomGen: 0, loading: false, queue: [],
+    data: null, zoom: zoomFromUrl(), gen: 0, zoomGen: 0, loading: false, queue: [],
     charts: new Map(), items: [], sync: "tb-charts-" + (++seq), errors: [],
   };
 }

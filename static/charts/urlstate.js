@@ -17,3 +17,10 @@ export function writeUrl(view) {
   st.fold.forEach((path) => p.append("fold", path));
   history.replaceState(history.state, "", u);
 }
+
+// `zoom=<min>,<max>`: a link (an alert's "chart at this step") opens the charts zoomed there
+export function zoomFromUrl() {
+  const raw = new URLSearchParams(location.search).get("zoom");
+  const [min, max] = (raw || "").split(",").map(Number);
+  return raw && Number.isFinite(min) && Number.isFinite(max) && max > min ? { min, max, data: null } : null;
+}

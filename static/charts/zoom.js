@@ -32,6 +32,8 @@ export async function zoomTo(view, min, max) {
 
 export function resetZoom(view) {
   view.zoomGen++;
+  const u = new URL(location.href);   // a zoom the link opened with is gone too
+  if (u.searchParams.has("zoom")) { u.searchParams.delete("zoom"); history.replaceState(history.state, "", u); }
   view.zoom = null;
   delete view.el.dataset.zoomed;
   view.charts.forEach((c) => { if (c.plot) draw(c, true); });

@@ -13,6 +13,7 @@ from .formats.base import SourceError, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind, stream_rank
 from .formats.media import html_reports, scan_media_files
 from .numbers import json_can_carry
+from .points import PointTap
 from .tailing import read_tail
 
 FAILURE = re.compile(rb"Traceback \(most recent call last\)|CANCELLED AT|DUE TO TIME LIMIT|"
@@ -57,6 +58,7 @@ class Run:
         self.unreported = set()   # ... and at every refresh since the store last reported the run
         self.cursors = {}         # series name -> (Series object, points already published)
         self._updated = None      # (version, updated_at): the runs list sorts by it on every request
+        self.points = None        # PointTap when alert rules read this run's appended points
         self.update(found)
 
     def update(self, found):
@@ -73,7 +75,23 @@ class Run:
             self.base_logs = part.logs
             self.logs = list(part.logs)
             self.signature = found_signature(found)
+            if self.points is not None:  # a metrics file new to a tapped run: all its rows are news
+                self.points.attach(self.sources, fresh=True)
             self.mark_discovered()
+
+    def tap(self, fresh):
+        """Hand the points appended from now on to ``take_points`` (alert rules); ``fresh``:
+        the run appeared while watching, so what its files hold already is news too."""
+        with self.lock:
+            if self.points is None:
+                self.points = PointTap(new_run=fresh)
+                self.points.attach(self.sources, fresh)
+
+    def take_points(self):
+        """{metric: [(step or None, value), ...]}: the points read since the last call (NaN and
+        infinities included), without parsing the run (see ``data/points.py``)."""
+        with self.lock:
+            return self.points.take(self.sources) if self.points is not None else {}
 
     def mark_discovered(self):
         """The scan just listed this folder: the next refresh need not list it again."""
@@ -152,9 +170,12 @@ class Run:
                 errors.append(f"{safe_text(os.path.basename(src.path))}: a symlink leading out of the root, not read")
                 continue
             try:
-                if self._glancing(src):
-                    changed |= bool(src.glance.refresh())
-                    if src.glance.usable:
+                glancing = self._glancing(src)
+                # a tapped glance reads on while the series are parsed too: the rules' points
+                if glancing or (self.points is not None and getattr(src, "glance", None) is not None
+                                and src.glance.tap is not None and src.glance.usable):
+                    changed |= bool(src.glance.refresh()) and glancing
+                    if glancing and src.glance.usable:
                         continue
                 changed |= bool(src.refresh())
             except SourceError as e:

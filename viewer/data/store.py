@@ -79,6 +79,7 @@ class RunStore:
         self.on_progress = None  # called with scan_state as the first scan advances
         self._orders: dict[tuple, AxisOrder] = {}  # (run id, metric, axis) -> what its x does
         self.scans = 0
+        self.tapping = False  # alert rules read appended points (``tap_points``)
 
     @property
     def scan_state(self):
@@ -129,6 +130,8 @@ class RunStore:
                 if run is None:
                     run = self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
                     self._by_path[run.path] = run
+                    if self.tapping:  # a run new while watching: its first rows are news too
+                        run.tap(fresh=self.scans > 0)
                     changes.added.append(found.id)
                 elif run.signature != found_signature(found):
                     run.update(found)
@@ -215,6 +218,14 @@ class RunStore:
                 # force: inotify says it changed; a stamp taken after a racing write would hide it
                 self._refresh_into(run, changes, force=True)
         return changes
+
+    def tap_points(self):
+        """From now on every run hands its appended points to ``Run.take_points`` (alert rules)."""
+        with self.lock:
+            self.tapping = True
+            runs = list(self._runs.values())
+        for run in runs:
+            run.tap(fresh=False)
 
     def status_changes(self):
         """Ids of runs whose status moved since the last call (time alone makes a run stale)."""

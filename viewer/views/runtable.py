@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import math
 import time
+from urllib.parse import parse_qs
 
 from .runquery import (FIXED_GROUPS, GROUP_CHOICES, HP_COLUMNS, NONE_GROUP, STATUSES, TEXT_SORTS, Column,
-                       as_number, as_text, duration_of, metric_columns, varying_hparams)
+                       as_number, as_text, duration_of, metric_columns, parse, varying_hparams)
+
+# what a rule's ``runs`` scope may hold of the overview's URL (the rest is how it shows them)
+SCOPE_KEYS = frozenset(("q", "regex", "f", "status", "sort", "order", "group", "cols", "page", "per", "sel", "fold"))
 
 
 def haystack(run):
@@ -173,3 +177,21 @@ def row_view(run, now=None):
     updated = run.get("updated_at")
     return {**run, "view": {"duration": seconds, "how": how, "ongoing": run["status"] == "running",
                             "idle": (now - updated) if updated else None}}
+
+
+def run_matcher(spec):
+    """A predicate over RUN dicts from a runs-table query, for alert rule scopes: the overview's
+    query string (``f=tag:x&q=y``; a whole URL works, its query is taken) or a list of chips.
+    ValueError names what cannot be read."""
+    if isinstance(spec, str):
+        args = parse_qs(spec.split("?", 1)[1] if "?" in spec else spec)
+        unknown = sorted(set(args) - SCOPE_KEYS)
+        if unknown:
+            raise ValueError(f"runs: unknown parameter(s) {', '.join(unknown)} "
+                             f"(a scope takes {', '.join(sorted(SCOPE_KEYS))})")
+    else:
+        args = {"f": list(spec)}
+    qy = parse(args, paginate=False)
+    if qy.errors:
+        raise ValueError("runs: " + "; ".join(qy.errors))
+    return lambda run: bool(select([run], qy))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import render_template
 
+from ..views.alertpage import firing_view
 from ..views.runpage import media_json
 
 
@@ -42,3 +43,8 @@ class Fragments:
     def media(self, items):
         """Media items with their URLs, as the API gives them."""
         return media_json(items)
+
+    def alert(self, firing):
+        """An alert firing as pages get it: with the URL of its run's chart at that step."""
+        with self.session():
+            return firing_view(firing)

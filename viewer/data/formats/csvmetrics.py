@@ -16,6 +16,7 @@ from . import fastcsv
 from .base import (CHUNK, EPOCH_KEYS, NAN, STEP_KEYS, TIME_KEYS, AppendedLines, MetricTable, Part,
                    open_regular, safe_text, stat_or_none)
 from ..numbers import all_finite
+from ..points import trim
 from ..cooperative import turn
 
 MISSING = frozenset(("", "NA", "N/A", "null", "None"))
@@ -321,17 +322,23 @@ class CsvGlance:
 
     FIRST_BLOCK = 16 << 10  # the first block read backwards: most tails hold every metric
     BLOCK = 1 << 20         # ... then blocks grow four-fold up to this
+    TAP_FORWARD = 1 << 20   # a new file this small is read forward when tapped: its rows are all news
 
     def __init__(self, path, step_keys=STEP_KEYS):
         self.path = path
         self.step_keys = step_keys
         self.lines = AppendedLines(path)
+        # the alert rules' tap (see ``data/points.py``): None, or {name: [(step, value), ...]}
+        # of every number read forward since the last drain, NaN and infinities included
+        self.tap = None
+        self.tap_new = False  # the file appeared while watching: its first read is forward, tapped
         self._clear()
 
     def _clear(self):
         self.header = None
         self.sep = ","
         self.cols = []        # (cell index, series name) of the metric columns, in header order
+        self.step_i = None    # cell index of the step column (the tap's x), or None
         self.names = {}       # series name -> None: the names holding a number, in header order
         self.last = {}        # series name -> last finite value
         self.usable = True
@@ -347,11 +354,17 @@ class CsvGlance:
         if self.header is None or self.lines.rewound(st.st_size):
             self.lines.restart()
             self._clear()
-            self._read_backwards(st.st_size)
+            if self.tap is not None and self.tap_new and st.st_size <= self.TAP_FORWARD:
+                self._read_forward(st.st_size)
+            else:
+                self._read_backwards(st.st_size)
+            self.tap_new = self.tap_new and self.header is None  # a rewrite later is old news
         else:
             for text in self.lines.read_chunks(st.st_size):
                 rows = text.replace("\r", "\n").split("\n")
                 self._take(rows)
+                if self.tap is not None:
+                    trim(self.tap)
         return (self.names, self.last) != before
 
     def _set_header(self, line):
@@ -363,17 +376,20 @@ class CsvGlance:
         for keys in (self.step_keys, EPOCH_KEYS, TIME_KEYS):
             axes.add(next((lower.index(k) for k in keys if k in lower), None))
         self.header = header
+        self.step_i = next((lower.index(k) for k in self.step_keys if k in lower), None)
         self.cols = [(i, safe_text(n)) for i, n in enumerate(header) if i not in axes and n]
 
     def _take(self, lines):
         """Rows read forward (appended): each number names its series, each finite one is its
         last value."""
-        sep, cols, names, last = self.sep, self.cols, self.names, self.last
+        sep, cols, names, last, tap, si = self.sep, self.cols, self.names, self.last, self.tap, self.step_i
         for line in lines:
             row = line.split(sep) if '"' not in line else _split(line, sep)
             if not row:
                 continue
             n = len(row)
+            if tap is not None:
+                step = _number(row[si]) if si is not None and si < n else None
             for i, name in cols:
                 if i >= n:
                     break
@@ -383,6 +399,25 @@ class CsvGlance:
                 names.setdefault(name, None)
                 if v - v == 0:  # finite
                     last[name] = v
+                if tap is not None:
+                    points = tap.get(name)
+                    if points is None:
+                        points = tap[name] = []
+                    points.append((step, v))
+
+    def _read_forward(self, size):
+        """A new small file read from its header on, every row through ``_take`` (so tapped)."""
+        for text in self.lines.read_chunks(size):
+            text = text.replace("\r", "\n")
+            if self.header is None:
+                line, _, text = text.partition("\n")
+                self._set_header(line.lstrip("\ufeff"))
+            self._take(text.split("\n"))
+            trim(self.tap)
+        found, self.names = self.names, {}
+        for _, name in self.cols:  # in header order, as the backwards read gives them
+            if name in found:
+                self.names[name] = None
 
     def _take_backwards(self, lines, todo):
         """Rows read from the end: the first finite value met per name is its last."""
