@@ -52,7 +52,7 @@ def axes(page):
 
 
 def highlighted(page):
-    return page.locator(".pcoords .pc-run:not(.pc-dim)").evaluate_all("gs => gs.map(g => g.dataset.run).sort()")
+    return page.locator(".pc-run:not(.pc-dim)").evaluate_all("gs => gs.map(g => g.dataset.run).sort()")
 
 
 def drag(page, box, y0, y1, x=None):

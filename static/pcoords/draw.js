@@ -110,8 +110,8 @@ export class PcPlot {
     this.dragTitle(title, k);
     const band = el("rect", { class: "pc-brush", x: -5, width: 10, y: 0, height: 0 }, g);
     band.setAttribute("visibility", "hidden");
-    const grab = el("rect", { class: "pc-grab", x: -BRUSH_WIDTH / 2, width: BRUSH_WIDTH, y: this.y(1) - 4,
-                              height: this.y(0) - this.y(1) + 8 }, g);
+    const grab = el("rect", { class: "pc-grab", x: -BRUSH_WIDTH / 2, width: BRUSH_WIDTH, y: this.y(1) - 10,
+                              height: this.y(0) - this.y(1) + 20 }, g);
     this.brushDrag(grab, axis, band);
     axis.band = band;
   }
