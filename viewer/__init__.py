@@ -49,7 +49,7 @@ class Viewer:
         from .live.publisher import Publisher
         from .live.watcher import Watcher
         from .web import access, glue, security
-        from .web.blueprints import alerts, api, assets, compare, files, livereload, pages, sock, stream
+        from .web.blueprints import alerts, api, assets, compare, export, files, livereload, pages, sock, stream
         from .web.fragments import Fragments
 
         self.config = settings.load(app, self.options)
@@ -73,8 +73,8 @@ class Viewer:
 
         bp = Blueprint("tailboard", __name__, url_prefix=self.url_prefix or None,
                        template_folder=TEMPLATES)
-        for child in (assets.bp, pages.bp, api.bp, compare.bp, files.bp, livereload.bp, stream.bp, sock.bp,
-                      alerts.bp):
+        for child in (assets.bp, pages.bp, api.bp, compare.bp, export.bp, files.bp, livereload.bp, stream.bp,
+                      sock.bp, alerts.bp):
             bp.register_blueprint(child)
         bp.register_blueprint(access.bp)  # /login, /logout
         glue.install(bp)  # one ViewerError handler for every route, and the template filters

@@ -21,7 +21,7 @@ from ..data.cooperative import each
 
 MAX_RUNS = 50        # columns a table stays readable with; more are dropped with a message
 MAX_CHOICES = 2000   # run ids offered by the "add run" input
-TABS = ("charts", "table", "scatter")
+TABS = ("charts", "table", "scatter", "pcoords")   # pcoords: parallel coordinates (static/pcoords/)
 SECTIONS = (("hp", "hparams", "."), ("m", "metrics", "/"))   # prefix, title, group separator
 OLD_PREFIXES = {"h": "hp"}   # compare URLs written before the prefix was the runs table's
 

@@ -1,8 +1,6 @@
 """The JSON API (see the HTTP contract in docs/api.md). Routes parse the request and ask the store."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, Response, jsonify, request
 
 from .. import glue
@@ -12,6 +10,7 @@ from ...data.tailing import clamp_window
 from ...views.current import store, viewer
 from ...views.overview import runs_context
 from ...views.runpage import media_context, run_context, stream_json
+from ..csvlong import attachment, long_lines
 from ..streaming import json_response
 
 bp = glue.answer_json(Blueprint("api", __name__))
@@ -81,41 +80,16 @@ def run_path(path):
     return resp
 
 
-def _axis_cells(col):
-    """Axis values as CSV cells: whole numbers without ``.0``, absent (NaN) as empty."""
-    return ["" if v != v else str(int(v)) if v.is_integer() and -2**53 < v < 2**53 else repr(v)
-            for v in col]
-
-
-def _value_cells(col):
-    """Metric values as CSV cells: ``nan``/``inf`` written as logged."""
-    return [str(int(v)) if v.is_integer() and -2**53 < v < 2**53 else repr(v) for v in col]
-
-
 def metrics_csv(rid):
     """Every point at full resolution, long format: metric,step,epoch,time,value."""
     columns = store().metrics_columns(rid)
 
     def generate():
         yield "metric,step,epoch,time,value\n"
-        for name, step, epoch, t, y in columns:
-            quoted = name if not any(c in name for c in ',"\n\r') else '"' + name.replace('"', '""') + '"'
-            for i in range(0, len(y), 8192):  # a slice at a time: memory stays flat
-                j = i + 8192
-                rows = zip(_axis_cells(step[i:j]), _axis_cells(epoch[i:j]), _axis_cells(t[i:j]),
-                           _value_cells(y[i:j]))
-                yield "".join(f"{quoted},{a},{b},{c},{d}\n" for a, b, c, d in rows)
+        yield from long_lines(columns)
 
     return Response(generate(), mimetype="text/csv",
                     headers={"Content-Disposition": attachment(rid.replace("/", "_") + "-metrics.csv")})
-
-
-def attachment(filename):
-    """A ``Content-Disposition`` for any name (RFC 6266): an ASCII ``filename=`` fallback with
-    quotes, backslashes and control characters replaced, and the exact name as UTF-8 in
-    ``filename*=`` (a header holds Latin-1 only: a raw non-ASCII name was a 500)."""
-    fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\%' else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @bp.get("/healthz")

@@ -10,6 +10,7 @@ from .. import glue
 from ...data.numbers import nonfinite_to_null
 from ...views.charts import chart_context
 from ...views.comparison import compare_context, sections
+from ...views.params import params_context
 
 bp = Blueprint("compare", __name__)
 
@@ -69,3 +70,10 @@ def api():
     gives them); 400/404 ``{"error"}`` for bad input."""
     ctx = compare_context(request.args, strict=True)
     return jsonify(nonfinite_to_null({k: ctx[k] for k in API_FIELDS}))
+
+
+@bp.get("/api/compare/params")
+@glue.json_errors
+def params():
+    """Per run its hparams and each metric's last and best value, for parallel coordinates."""
+    return jsonify(nonfinite_to_null(params_context(request.args)))
