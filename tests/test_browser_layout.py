@@ -107,6 +107,24 @@ def test_every_page_fits_a_phone(browser, demo_server, name):
         ctx.close()
 
 
+def test_the_runs_table_box_keeps_its_scroll_when_the_table_is_fetched_again(browser, demo_server):
+    ctx, page = new_page(browser, PHONE, has_touch=True, is_mobile=True)
+    try:
+        page.goto(demo_server + PHONE_PAGES["overview"][0])
+        page.wait_for_selector("tr.run-row")
+        page.evaluate("() => { const w = document.querySelector('#runs .table-wrap'); w.scrollLeft = 600; }")
+        old = page.evaluate("() => document.querySelector('#runs .table-wrap').scrollLeft")
+        assert old > 500
+        # what a live `runset` event does: the table re-fetched and swapped in
+        page.evaluate("() => { window.tbSwapped = 0; document.body.addEventListener('htmx:afterSettle', () => window.tbSwapped++);"
+                      " htmx.trigger('#runs', 'sse:runset'); }")
+        until(page, "() => window.tbSwapped > 0")
+        assert page.evaluate("() => document.querySelector('#runs .table-wrap').scrollLeft") == old
+        assert page.errors == []
+    finally:
+        ctx.close()
+
+
 def first_row(page):
     """How many chart cards share the top row."""
     tops = page.eval_on_selector_all(".chart-card", "cs => cs.map(c => Math.round(c.getBoundingClientRect().top))")

@@ -1,3 +1,4 @@
 /* The runs overview (/): the runs table. */
 import "../tailboard.js";
 import "../table/index.js";
+import "../table/scroll.js";
