@@ -3,7 +3,9 @@
     python docs/make_screenshots.py            # writes docs/*.png
 
 Starts the real app on the demo (a fresh copy under a temporary TMPDIR, so the live run is
-young), waits for its first scan, and saves the main screens in the light and dark themes.
+young), waits for its first scan, and saves the main screens in the light and dark themes at
+1440x900, then the overview, a run and the compare page on a 390x844 phone (touch, 2x pixels).
+The compare page's parallel coordinates (`tab=pcoords`) are shot when the app has them.
 """
 from __future__ import annotations
 
@@ -50,9 +52,12 @@ def runs_query(ids, **extra):
     return q + "".join(f"&{k}={v}" for k, v in extra.items())
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
 def shoot(page, url, name, wait, settle=600):
     page.goto(url)
-    page.wait_for_selector(wait)
+    page.wait_for_selector(wait, state="attached")
     page.wait_for_timeout(settle)  # let fonts, charts and the live stream settle
     page.screenshot(path=os.path.join(HERE, name))
     print("wrote", os.path.join("docs", name))
@@ -79,12 +84,26 @@ def main():
                     shoot(page, f"{url}/compare?{runs_query(SWEEP, tab='table')}", "compare-table.png", "table")
                     shoot(page, f"{url}/compare?{runs_query(SWEEP, tab='scatter', sx='h:optim.lr', sy='m:val/loss', slx=1)}",
                           "compare-scatter.png", "canvas", 1000)
+                    page.goto(f"{url}/compare?{runs_query(SWEEP, tab='pcoords')}")
+                    if page.locator("[data-pcoords]").count():
+                        shoot(page, f"{url}/compare?{runs_query(SWEEP, tab='pcoords')}", "compare-pcoords.png",
+                              "[data-pcoords] svg, [data-pcoords] canvas", 1000)
+                    else:
+                        print("skipped docs/compare-pcoords.png: this app has no parallel coordinates")
                 else:
                     if live:
                         shoot(page, f"{url}/runs/{live[0]}", "run-dark.png", ".chart-card canvas", 1200)
                         shoot(page, f"{url}/runs/{live[0]}?tab=logs", "logs-dark.png", "pre.log")
                     shoot(page, url + "/", "overview-dark.png", "tr.run-row")
                 ctx.close()
+            ctx = browser.new_context(color_scheme="light", **PHONE)
+            page = ctx.new_page()
+            shoot(page, url + "/", "phone-overview.png", "tr.run-row")
+            if live:
+                shoot(page, f"{url}/runs/{live[0]}", "phone-run.png", ".chart-card canvas", 1200)
+            shoot(page, f"{url}/compare?{runs_query(SWEEP, tab='charts', smooth='0.6')}", "phone-compare.png",
+                  ".chart-card canvas", 1200)
+            ctx.close()
             browser.close()
     finally:
         proc.terminate()

@@ -9,6 +9,7 @@ import "./controls.js";
 import { readView, views } from "./data.js";
 import { load } from "./live.js";
 import { destroyCharts, draw, dropPlot } from "./plot.js";
+import "./touch.js";
 
 export { views };
 export const live = new Map();   // container -> its drawn charts ({name, plot, ...})

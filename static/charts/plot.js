@@ -3,12 +3,11 @@
 import { cssVar, fmt, fmtDuration } from "../util.js";
 import { compose } from "./compose.js";
 import { renderNotes, renderTable, renderTitle } from "./legend.js";
+import { plotHeight } from "./size.js";
 import { tooltip } from "./tooltip.js";
 import { resetZoom, zoomTo } from "./zoom.js";
 
-const HEIGHT = 220;
-
-export function plotWidth(chart) { return Math.max(240, chart.card.clientWidth - 16); }
+export function plotWidth(chart) { return Math.max(160, chart.card.clientWidth - 16); }   // S cards are 220 px (layout.css)
 
 function theme(view) {             // read once per build: getComputedStyle forces a style pass
   if (!view.theme) view.theme = { muted: cssVar("--muted", "#666"), grid: cssVar("--grid", "#eee") };
@@ -19,7 +18,7 @@ function options(view, chart, spec) {
   const { muted, grid } = theme(view);
   const relative = view.state.x === "relative";
   return {
-    width: chart.width || plotWidth(chart), height: HEIGHT, legend: { show: false },
+    width: chart.width || plotWidth(chart), height: plotHeight(), legend: { show: false },
     scales: { x: { time: view.state.x === "time" }, y: view.state.logy ? { distr: 3, log: 10 } : {} },
     axes: [
       { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
@@ -76,9 +75,9 @@ export function draw(chart, resetScales) {
   chart.plot.over.addEventListener("mouseenter", () => { chart.hover = true; });
   chart.plot.over.addEventListener("mousedown", () => { view.dragChart = chart; });
   chart.plot.over.addEventListener("mouseleave", () => { chart.hover = false; chart.tip.hidden = true; });
-  chart.observer = new ResizeObserver(() => {
-    const w = chart.card.clientWidth && plotWidth(chart);
-    if (chart.plot && w && w !== chart.plot.width) chart.plot.setSize({ width: w, height: HEIGHT });
+  chart.observer = new ResizeObserver(() => {     // the card's width follows the grid (layout.css)
+    const w = chart.card.clientWidth && plotWidth(chart), h = plotHeight();
+    if (chart.plot && w && (w !== chart.plot.width || h !== chart.plot.height)) chart.plot.setSize({ width: w, height: h });
   });
   chart.observer.observe(chart.card);
 }

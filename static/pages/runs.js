@@ -4,3 +4,4 @@ import "../hidden.js";
 import "../table/index.js";
 import "../table/actions.js";
 import "../pcoords/overview.js";
+import "../table/scroll.js";
