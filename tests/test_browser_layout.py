@@ -78,6 +78,8 @@ PHONE_PAGES = {   # name: (path, a selector that shows the page's content is the
     "wide run": (f"/runs/wide/{LONG}-0", ".chart-card canvas"),
     "compare charts": (None, ".chart-card canvas"),
     "compare table": (None, "table.compare-table"),
+    "compare pcoords": (None, ".pcoords svg"),
+    "alerts": ("/alerts", "table.rules-table"),
     "files": ("/files/", "table.listing"),
     "report": (f"/files/{SPT}/report.html", "body"),
 }
