@@ -86,7 +86,8 @@ class Viewer:
         self.store.on_progress = publisher.progress
         self.watcher = Watcher(self.store, publish=publisher, poll=self.config["VIEWER_POLL"],
                                rescan=self.config["VIEWER_RESCAN"],
-                               on_state=publisher.watch_state)  # pages hear of a vanished root at once
+                               on_state=publisher.watch_state,  # pages hear of a vanished root at once
+                               share=self.cache.sub("watch"))  # one watch process per host and root
         background = self.config["VIEWER_BACKGROUND"]
         self.watcher.start(background=background)  # without: one scan now, no thread
         if background:

@@ -6,6 +6,7 @@ whatever any event source missed. The parts, each its own module:
 
 - ``source``: inotify or polling for this root (``VIEWER_POLL``, network filesystems, limits);
 - ``watchclient``: the watch process (``watchproc``) that runs inotify, seen from here;
+- ``watchhost``: one watch process per host shared by every worker (``share``: its folder);
 - ``supervisor``: restarts the loop, with backoff, whatever ended it; every (re)start begins
   with a full rescan, so nothing changed during an outage is lost;
 - ``rootfolder``: the runs folder vanishing (its runs are dropped, and pages told) and
@@ -27,6 +28,7 @@ from .interest import Interest
 from .rootfolder import RootFolder
 from .supervisor import Supervisor
 from .watchclient import WatchClient
+from .watchhost import HostWatch
 from .watchproc import ChangeQueue
 
 log = logging.getLogger(__name__)
@@ -39,11 +41,13 @@ class Watcher:
 
     ``publish(changes)`` gets every Changes found; ``on_state(state())`` is called whenever the
     mode, the loop's life or the runs folder's presence changes. ``poll``: seconds between
-    polling passes, forcing polling (``VIEWER_POLL``); ``rescan``: seconds between full walks.
+    polling passes, forcing polling (``VIEWER_POLL``); ``rescan``: seconds between full walks;
+    ``share``: a folder (in the cache) where the workers of this host share one watch process,
+    or None for a watch process of its own.
     """
 
     def __init__(self, store, publish=lambda changes: None, poll=None, rescan=30.0, settle=0.005,
-                 on_state=None):
+                 on_state=None, share=None):
         self.store = store
         self.publish = publish
         self.on_state = on_state
@@ -54,7 +58,10 @@ class Watcher:
         self.reason = ""
         self.queue = ChangeQueue()
         self._stop = threading.Event()
-        self.client = WatchClient(store.root, self.queue, settle, self._stop)
+        if share:
+            self.client = HostWatch(store.root, self.queue, settle, self._stop, share)
+        else:
+            self.client = WatchClient(store.root, self.queue, settle, self._stop)
         self.folder = RootFolder(store.root)
         self.supervisor = Supervisor(self._loop, self._stop, on_down=self._notify)
         self.interest = Interest(lambda: self.kind == "polling")  # stat-polled with the runs
@@ -97,7 +104,8 @@ class Watcher:
         """The watcher's health, for ``/healthz`` and the pages' top bar."""
         return {"kind": self.kind, "reason": self.reason, "problem": self.problem,
                 "alive": self.alive(), "restarts": self.supervisor.restarts,
-                "last_failure": self.supervisor.failure, "inotify_restarts": self.client.restarts}
+                "last_failure": self.supervisor.failure, "inotify_restarts": self.client.restarts,
+                "role": (self.client.role or "alone") if self.kind == "inotify" else "alone"}
 
     # -- the mode --------------------------------------------------------------------------
 
@@ -111,7 +119,7 @@ class Watcher:
     def _fall_back(self, reason):
         log.warning("tailboard: polling every %gs: %s", self.poll_interval, reason)
         self.kind, self.reason = "polling", reason
-        self.client.stop()
+        self.client.stop(reason)  # a shared watch process: every worker polls
         self._notify()
 
     def _notify(self):
@@ -140,7 +148,7 @@ class Watcher:
         """Where a (re)started loop stands: the folder's presence, and a watch process."""
         if self.folder.settle():
             self._notify()
-        if self.kind == "inotify" and self.client.proc is None and not self.folder.missing:
+        if self.kind == "inotify" and not self.client.active and not self.folder.missing:
             self._watch()  # restarted loop, or the folder came back while the loop was down
 
     def _check_root(self):
