@@ -2,6 +2,7 @@
 
     python bench/bench_row_cost.py                 # 1,000,000-row spt run, 200 appends: ~1.5 min
     python bench/bench_row_cost.py --rows 100000 --appends 100
+    python bench/bench_row_cost.py --rows 100000 --appends 100 --workers 3   # VIEWER_CACHE_DIR=off: unshared
 
 One spt run folder (``sidecar.json`` + Lightning ``metrics.csv`` of ``--rows`` rows) under the
 real ``gunicorn -c gunicorn.conf.py`` (one gevent worker, inotify), one SSE client on the run's
@@ -10,6 +11,7 @@ then ``--appends`` one-row appends, ``--every`` seconds apart, each waited for a
 event. Prints CPU per row for the worker (net of its idle rate) and for the watch process
 (``viewer/live/watchproc.py``), from ``/proc/<pid>/stat``, then one JSON line. Profile the worker
 with ``py-spy record -p <pid>`` (its pid is printed) if you want the split inside it.
+With ``--workers N`` the figures are summed over every worker and every watch process.
 """
 from __future__ import annotations
 
@@ -91,13 +93,14 @@ def main(argv=None):
     ap.add_argument("--appends", type=int, default=200)
     ap.add_argument("--every", type=float, default=0.1, help="seconds between appends")
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured first")
+    ap.add_argument("--workers", type=int, default=1, help="gunicorn workers")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="tailboard-rowcost-")
     root = os.path.join(tmp, "runs")
     t = time.perf_counter()
     csv = write_run(root, args.rows)
     print(f"wrote {args.rows:,} rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    srv = Server("gunicorn", root, os.path.join(tmp, "server.log"))
+    srv = Server("gunicorn", root, os.path.join(tmp, "server.log"), WEB_CONCURRENCY=str(args.workers))
     try:
         deadline = time.time() + 600
         while time.time() < deadline:
@@ -108,15 +111,15 @@ def main(argv=None):
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
-        worker = children(srv.proc.pid)[0]
-        watch = [p for p in children(worker) if "watchproc" in cmdline(p)]
-        print(f"worker pid {worker}, watch process {watch}", file=sys.stderr)
         events = Events(srv.base)
         time.sleep(1.0)
-        c0, t0 = cpu_seconds(worker), time.perf_counter()
+        workers = children(srv.proc.pid)
+        c0, t0 = sum(map(cpu_seconds, workers)), time.perf_counter()
         time.sleep(args.idle)
-        idle_rate = (cpu_seconds(worker) - c0) / (time.perf_counter() - t0)
-        w0, p0 = cpu_seconds(worker), sum(map(cpu_seconds, watch))
+        idle_rate = (sum(map(cpu_seconds, workers)) - c0) / (time.perf_counter() - t0)
+        watch = [p for w in workers for p in children(w) if "watchproc" in cmdline(p)]
+        print(f"worker pids {workers}, watch processes {watch}", file=sys.stderr)
+        w0, p0 = sum(map(cpu_seconds, workers)), sum(map(cpu_seconds, watch))
         t0, seen, step = time.perf_counter(), 0, args.rows + 10
         for i in range(args.appends):
             time.sleep(max(0.0, t0 + i * args.every - time.perf_counter()))
@@ -125,12 +128,13 @@ def main(argv=None):
                 f.write(f"0,0.0001,{step},1.5\n")
             seen += bool(events.wait_for(step, 30))
         dur = time.perf_counter() - t0
-        w1, p1 = cpu_seconds(worker), sum(map(cpu_seconds, watch))
+        w1, p1 = sum(map(cpu_seconds, workers)), sum(map(cpu_seconds, watch))
         events.close()
     finally:
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     fig = {"rows": args.rows, "appends": args.appends, "seen": seen, "seconds": dur,
+           "workers": len(workers), "watch_processes": len(watch),
            "worker_idle_ms_per_s": idle_rate * 1e3,
            "worker_ms_per_row": (w1 - w0 - idle_rate * dur) / args.appends * 1e3,
            "watch_process_ms_per_row": (p1 - p0) / args.appends * 1e3}

@@ -121,3 +121,23 @@ def test_a_socket_path_too_long_for_unix_sockets_still_shares(tmp_path):
     finally:
         for w in watches:
             w.stop()
+
+
+def test_when_the_owner_gives_inotify_up_every_follower_polls_with_its_reason(tmp_path):
+    """The owner's last word (its restart budget spent, a kernel limit, overflows) is every
+    worker's: a follower does not start a watch process of its own that would fail the same way."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    queues = [ChangeQueue(), ChangeQueue()]
+    owner, follower = [HostWatch(str(root), q, 0.005, threading.Event(), str(tmp_path / "watch")) for q in queues]
+    try:
+        owner.start()
+        follower.start()
+        assert (owner.role, follower.role) == ("owner", "follower")
+        owner.stop("the inotify queue overflowed 3 times")
+        wait_for(lambda: follower.lost, PROMPT, "the follower to hear it")
+        assert follower.restart() == "the inotify queue overflowed 3 times"
+        assert not follower.active and follower.proc is None
+    finally:
+        owner.stop()
+        follower.stop()

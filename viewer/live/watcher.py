@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 
+from ..data.polling import Poller
 from ..data.store import Changes
 from . import source
 from .heap import release_free_heap
@@ -65,6 +66,7 @@ class Watcher:
         self.folder = RootFolder(store.root)
         self.supervisor = Supervisor(self._loop, self._stop, on_down=self._notify)
         self.interest = Interest(lambda: self.kind == "polling")  # stat-polled with the runs
+        self.poller = None  # polling.Poller once polling: passes that cost what changed
 
     # -- life ------------------------------------------------------------------------------
 
@@ -72,6 +74,8 @@ class Watcher:
         """Choose the source and start watching. ``background=False``: no thread nor process,
         one scan in this thread (tests and apps that call ``poll_once()`` themselves)."""
         self.kind, self.reason = source.choose(self.store.root, self.forced_poll)
+        if self.kind == "polling":
+            self.poller = Poller(self.store, self.poll_interval)  # before the first walk: it tells the folders
         if not background:
             self.poll_once()
             return self
@@ -185,8 +189,11 @@ class Watcher:
         return full
 
     def _polling_pass(self):
-        """Stat every run's files, and what open pages look at; publish what moved."""
-        self._publish(self.store.poll())
+        """Re-list the folders that moved, stat the files that can change and what open pages
+        look at; publish what moved."""
+        if self.poller is None:  # fell back from inotify: the first pass walks, to know the folders
+            self.poller = Poller(self.store, self.poll_interval)
+        self._publish(self.poller.poll())
         looked_at = self.interest.changed()
         if looked_at:
             self._publish(self.store.apply(looked_at))
@@ -212,8 +219,7 @@ class Watcher:
                     if self._stop.wait(self.poll_interval):
                         break
                     self._polling_pass()
-                    # new run folders only show up in a walk: walk more often when polling
-                    walk_every = min(self.rescan, max(5.0, 10 * self.poll_interval))
+                    walk_every = self.rescan  # new folders show in their parent's mtime: no extra walks
                 now = time.monotonic()
                 if now - last_walk >= walk_every:
                     self.poll_once()
