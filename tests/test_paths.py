@@ -197,6 +197,8 @@ ALLOWED = {
     ("viewer/demo.py", "os.walk"): "walks the bundled demo tree the viewer itself creates",
     ("viewer/demo.py", "os.fdopen"): "writes a sidecar of the bundled demo tree (mkstemp's fd)",
     ("viewer/live/source.py", "open"): "reads /proc/self/mounts (is the root on NFS?), not the runs folder",
+    ("viewer/live/watchhost.py", "os.open"): "the lock file and folder of the host's shared watch process, in "
+                                             "the cache dir (CacheDir refuses one inside the runs folder)",
     ("viewer/live/interest.py", "os.scandir"): "stats the entries of folders RunStore.resolve returned, "
                                                "for polling; nothing is read, no name is sent",
 }
