@@ -11,8 +11,8 @@ repository folder this is all it takes:
 - Parsing yields between 512 KiB chunks, so a big file never holds the hub for long.
 - SIGTERM (and Ctrl-C) closes every SSE stream and log socket at once and stops the watcher;
   ``graceful_timeout`` then only has to cover ordinary requests.
-- Several workers: each runs its own watcher and store and delivers every update to its own
-  clients (see docs/serving.md). One worker is the recommended setting.
+- Several workers: each runs its own store and delivers every update to its own clients; they
+  share one watch process per host (see docs/serving.md). One worker is the recommended setting.
 - Binds 127.0.0.1 (port ``TAILBOARD_PORT``, 8000) unless ``TAILBOARD_BIND`` or ``-b`` says
   otherwise. Listening beyond loopback without ``VIEWER_TOKEN`` generates one, printed as
   ``Tailboard: open http://<host>:<port>/?token=<token>`` (``when_ready``, below).

@@ -4,6 +4,7 @@
     python bench/bench_row_cost.py --rows 100000 --appends 100
     python bench/bench_row_cost.py --rows 100000 --runs 1000 --rules 100    # alert rules' cost
     python bench/bench_row_cost.py --rows 100000 --runs 1000 --alerts off   # ... against none
+    python bench/bench_row_cost.py --rows 100000 --appends 100 --workers 3   # VIEWER_CACHE_DIR=off: unshared
 
 One spt run folder (``sidecar.json`` + Lightning ``metrics.csv`` of ``--rows`` rows) under the
 real ``gunicorn -c gunicorn.conf.py`` (one gevent worker, inotify), one SSE client on the run's
@@ -17,6 +18,8 @@ with ``py-spy record -p <pid>`` (its pid is printed) if you want the split insid
 batch touches); ``--rules N`` writes a rules file of N user rules (thresholds on the big run's
 metrics, half of them scoped with a runs-table query) for ``VIEWER_ALERTS``; ``--alerts off``
 measures without any rule (``VIEWER_ALERTS=off``), the baseline of issue 16's "at most 10%".
+
+With ``--workers N`` the figures are summed over every worker and every watch process.
 """
 from __future__ import annotations
 
@@ -123,6 +126,7 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=0, help="small runs beside the big one")
     ap.add_argument("--rules", type=int, default=0, help="user alert rules (a VIEWER_ALERTS file)")
     ap.add_argument("--alerts", choices=("on", "off"), default="on", help="off: VIEWER_ALERTS=off")
+    ap.add_argument("--workers", type=int, default=1, help="gunicorn workers")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="tailboard-rowcost-")
     root = os.path.join(tmp, "runs")
@@ -130,12 +134,13 @@ def main(argv=None):
     csv = write_run(root, args.rows)
     write_small_runs(root, args.runs)
     print(f"wrote {args.rows:,} rows and {args.runs} small runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    env = {"VIEWER_CACHE_DIR": os.path.join(tmp, "cache")}
+    env = {"VIEWER_CACHE_DIR": os.environ.get("VIEWER_CACHE_DIR") or os.path.join(tmp, "cache")}  # "off": unshared
     if args.alerts == "off":
         env["VIEWER_ALERTS"] = "off"
     elif args.rules:
         env["VIEWER_ALERTS"] = os.path.join(tmp, "alerts.toml")
         write_rules(env["VIEWER_ALERTS"], args.rules)
+    env["WEB_CONCURRENCY"] = str(args.workers)
     srv = Server("gunicorn", root, os.path.join(tmp, "server.log"), **env)
     try:
         deadline = time.time() + 600
@@ -147,15 +152,15 @@ def main(argv=None):
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
-        worker = children(srv.proc.pid)[0]
-        watch = [p for p in children(worker) if "watchproc" in cmdline(p)]
-        print(f"worker pid {worker}, watch process {watch}", file=sys.stderr)
         events = Events(srv.base)
         time.sleep(1.0)
-        c0, t0 = cpu_seconds(worker), time.perf_counter()
+        workers = children(srv.proc.pid)
+        c0, t0 = sum(map(cpu_seconds, workers)), time.perf_counter()
         time.sleep(args.idle)
-        idle_rate = (cpu_seconds(worker) - c0) / (time.perf_counter() - t0)
-        w0, p0 = cpu_seconds(worker), sum(map(cpu_seconds, watch))
+        idle_rate = (sum(map(cpu_seconds, workers)) - c0) / (time.perf_counter() - t0)
+        watch = [p for w in workers for p in children(w) if "watchproc" in cmdline(p)]
+        print(f"worker pids {workers}, watch processes {watch}", file=sys.stderr)
+        w0, p0 = sum(map(cpu_seconds, workers)), sum(map(cpu_seconds, watch))
         t0, seen, step = time.perf_counter(), 0, args.rows + 10
         for i in range(args.appends):
             time.sleep(max(0.0, t0 + i * args.every - time.perf_counter()))
@@ -164,12 +169,13 @@ def main(argv=None):
                 f.write(f"0,0.0001,{step},1.5\n")
             seen += bool(events.wait_for(step, 30))
         dur = time.perf_counter() - t0
-        w1, p1 = cpu_seconds(worker), sum(map(cpu_seconds, watch))
+        w1, p1 = sum(map(cpu_seconds, workers)), sum(map(cpu_seconds, watch))
         events.close()
     finally:
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     fig = {"rows": args.rows, "appends": args.appends, "runs": args.runs, "rules": args.rules, "alerts": args.alerts, "seen": seen, "seconds": dur,
+           "workers": len(workers), "watch_processes": len(watch),
            "worker_idle_ms_per_s": idle_rate * 1e3,
            "worker_ms_per_row": (w1 - w0 - idle_rate * dur) / args.appends * 1e3,
            "watch_process_ms_per_row": (p1 - p0) / args.appends * 1e3}

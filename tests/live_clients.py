@@ -80,9 +80,10 @@ def stop_server(proc):
 class SSE:
     """Reads ``text/event-stream`` in a thread; events land in a queue as dicts."""
 
-    def __init__(self, base, path, headers=None):
+    def __init__(self, base, path, headers=None, conn=None):
+        """``conn``: an open keep-alive connection to reuse (the worker that answered it)."""
         u = urlparse(base)
-        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        self.conn = conn or http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         self.conn.request("GET", path, headers=headers or {})
         self.resp = self.conn.getresponse()
         self.events = queue.Queue()

@@ -85,7 +85,7 @@ def test_systemexit_in_the_loop_is_survived_and_the_append_published(samples, ru
 
 def test_a_baseexception_while_polling_is_survived(samples, running):
     w, calls, _ = running(poll=0.1)
-    w.store.poll = once(Boom("in poll"))(w.store.poll)
+    w.poller.poll = once(Boom("in poll"))(w.poller.poll)  # the polling pass
     wait_for(lambda: w.supervisor.restarts == 1 and w.alive(), 10, "a restart")
     calls.clear()
     append(lightning_csv(samples), ROW)

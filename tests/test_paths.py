@@ -201,6 +201,8 @@ ALLOWED = {
                                              "configuration, not a file of the runs folder",
     ("viewer/live/alerts/state.py", "open"): "reads the alert state file in the cache dir (never the runs folder)",
     ("viewer/live/alerts/state.py", "os.fdopen"): "writes the alert state file in the cache dir (mkstemp's fd)",
+    ("viewer/live/watchhost.py", "os.open"): "the lock file and folder of the host's shared watch process, in "
+                                             "the cache dir (CacheDir refuses one inside the runs folder)",
     ("viewer/live/interest.py", "os.scandir"): "stats the entries of folders RunStore.resolve returned, "
                                                "for polling; nothing is read, no name is sent",
 }

@@ -92,7 +92,8 @@ class Viewer:
         self.alerts = self._alerts(fragments)
         self.watcher = Watcher(self.store, publish=self._publisher(publisher), poll=self.config["VIEWER_POLL"],
                                rescan=self.config["VIEWER_RESCAN"],
-                               on_state=publisher.watch_state)  # pages hear of a vanished root at once
+                               on_state=publisher.watch_state,  # pages hear of a vanished root at once
+                               share=self.cache.sub("watch"))  # one watch process per host and root
         background = self.config["VIEWER_BACKGROUND"]
         if self.alerts is not None:
             self.alerts.start()  # the rules file re-read, state saves, the webhook's thread

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from . import paths
 from .formats import READERS
-from .formats.base import Part, safe_text
+from .formats.base import Part, safe_text, stat_or_none
 from .cooperative import turn
 
+MAX_DEPTH = 12  # folders below the root a walk goes (a symlink-free tree cannot loop; this bounds a silly one)
 ALWAYS_SKIP = frozenset(("__pycache__", "node_modules", ".git", "wandb", ".ipynb_checkpoints"))
 
 
@@ -106,15 +107,30 @@ def rediscover(root, dirpath):
     return inspect_dir(root, dirpath, files, subdirs)
 
 
-def walk(root, progress=None, max_depth=12, start=None):
-    """Yield every run under ``start`` (default: the root); ``progress(dirs_seen)`` as it goes."""
+def entered(found, subdirs):
+    """The subfolders a walk goes into: not hidden, not ``ALWAYS_SKIP``, not a run's own bulky ones."""
+    skip = set(ALWAYS_SKIP)
+    for p in found.parts if found else ():
+        skip.update(p.skip_dirs)
+    return [d for d in subdirs if d not in skip and not d.startswith(".")]
+
+
+def depth_of(root, path):
+    """How deep ``path`` lies under ``root`` (the root: 0)."""
+    return 0 if path == root else os.path.relpath(path, root).count(os.sep) + 1
+
+
+def walk(root, progress=None, max_depth=MAX_DEPTH, start=None, folders=None):
+    """Yield every run under ``start`` (default: the root); ``progress(dirs_seen)`` as it goes.
+    ``folders`` (a ``polling.FolderTree``) is told of every folder listed, with its stat taken
+    before the listing and the subfolders entered."""
     root = os.path.abspath(root)
     start = os.path.abspath(start or root)
-    depth0 = 0 if start == root else os.path.relpath(start, root).count(os.sep) + 1
-    stack = [(start, depth0)]
+    stack = [(start, depth_of(root, start))]
     seen = 0
     while stack:
         dirpath, depth = stack.pop()
+        st = stat_or_none(dirpath) if folders is not None else None  # before listing: a racing add moves it
         try:
             files, subdirs = list_dir(root, dirpath)
         except OSError:
@@ -124,14 +140,12 @@ def walk(root, progress=None, max_depth=12, start=None):
             progress(seen)
             turn()  # under gevent: the other connections get a turn when one is due
         found = inspect_dir(root, dirpath, files, subdirs)
-        skip = set(ALWAYS_SKIP)
         if found:
-            for p in found.parts:
-                skip.update(p.skip_dirs)
             yield found
-        if depth < max_depth:
-            for d in sorted(subdirs, reverse=True):
-                if d not in skip and not d.startswith("."):
-                    stack.append((os.path.join(dirpath, d), depth + 1))
+        inside = entered(found, subdirs) if depth < max_depth else []
+        if folders is not None:
+            folders.saw(dirpath, st, inside)
+        for d in sorted(inside, reverse=True):
+            stack.append((os.path.join(dirpath, d), depth + 1))
     if progress:
         progress(seen)

@@ -80,6 +80,7 @@ class RunStore:
         self._orders: dict[tuple, AxisOrder] = {}  # (run id, metric, axis) -> what its x does
         self.scans = 0
         self.tapping = False  # alert rules read appended points (``tap_points``)
+        self.folders = None  # polling.FolderTree when polling: the walks tell it what they list
 
     @property
     def scan_state(self):
@@ -123,7 +124,9 @@ class RunStore:
         """Walk ``top``: register new runs, update changed ones, drop the vanished under it."""
         changes = Changes()
         seen = set()
-        for found in walk(self.root, progress, start=top):
+        if self.folders is not None:
+            self.folders.forget(top)  # the walk tells it again what is there now
+        for found in walk(self.root, progress, start=top, folders=self.folders):
             seen.add(found.id)
             with self.lock:
                 run = self._runs.get(found.id)
@@ -169,7 +172,8 @@ class RunStore:
         changes.files.update(paths)
 
     def poll(self, full=False):
-        """One polling pass: stat every run's files, refresh what moved; ``full`` also walks."""
+        """Stat every run's files, refresh what moved; ``full`` also walks. (The watcher's
+        polling passes use ``polling.Poller``, whose cost follows what changed.)"""
         if full:
             return self.scan()
         changes = Changes()

@@ -33,8 +33,11 @@ class WatchClient:
     an exit is expected.
     """
 
-    def __init__(self, root, queue, settle, stopping):
+    role = "alone"  # this worker's own process (``watchhost.HostWatch`` shares one per host)
+
+    def __init__(self, root, queue, settle, stopping, relay=None):
         self.root = root
+        self.relay = relay  # called with each batch and ``!overflow`` line (the owner passes them on)
         self.queue = queue
         self.settle = settle
         self.stopping = stopping
@@ -59,8 +62,14 @@ class WatchClient:
         threading.Thread(target=self._read, args=(proc,), name="tailboard-inotify-reader",
                          daemon=True).start()
 
-    def stop(self):
-        """Stop the process if there is one (it exits at EOF on its stdin)."""
+    @property
+    def active(self):
+        """True while a watch process serves this worker."""
+        return self.proc is not None
+
+    def stop(self, reason=""):
+        """Stop the process if there is one (it exits at EOF on its stdin); ``reason``: why
+        polling takes over, for whoever shares it (nobody here)."""
         proc, self.proc = self.proc, None
         if proc is not None:
             try:
@@ -93,13 +102,22 @@ class WatchClient:
             if line == "!overflow":
                 self.overflows += 1
                 self.queue.overflow()
+                self._relay(raw)
             elif line.startswith("!error"):
                 if proc is self.proc:
                     self.lost = line[len("!error "):]
                     self.queue.wake()
             elif line.startswith("["):
                 self.queue.put_many(json.loads(line))
+                self._relay(raw)
         # a process we stopped or replaced ourselves is no loss
         if not self.stopping.is_set() and not self.lost and proc is self.proc:
             self.lost = "the inotify watch process exited"
             self.queue.wake()
+
+    def _relay(self, raw):
+        if self.relay is not None:
+            try:
+                self.relay(raw)
+            except Exception:  # a follower's trouble must not stop this worker's own updates
+                log.exception("tailboard: passing a watch batch on failed")

@@ -6,6 +6,7 @@ whatever any event source missed. The parts, each its own module:
 
 - ``source``: inotify or polling for this root (``VIEWER_POLL``, network filesystems, limits);
 - ``watchclient``: the watch process (``watchproc``) that runs inotify, seen from here;
+- ``watchhost``: one watch process per host shared by every worker (``share``: its folder);
 - ``supervisor``: restarts the loop, with backoff, whatever ended it; every (re)start begins
   with a full rescan, so nothing changed during an outage is lost;
 - ``rootfolder``: the runs folder vanishing (its runs are dropped, and pages told) and
@@ -20,6 +21,7 @@ import logging
 import threading
 import time
 
+from ..data.polling import Poller
 from ..data.store import Changes
 from . import source
 from .heap import release_free_heap
@@ -27,6 +29,7 @@ from .interest import Interest
 from .rootfolder import RootFolder
 from .supervisor import Supervisor
 from .watchclient import WatchClient
+from .watchhost import HostWatch
 from .watchproc import ChangeQueue
 
 log = logging.getLogger(__name__)
@@ -39,11 +42,13 @@ class Watcher:
 
     ``publish(changes)`` gets every Changes found; ``on_state(state())`` is called whenever the
     mode, the loop's life or the runs folder's presence changes. ``poll``: seconds between
-    polling passes, forcing polling (``VIEWER_POLL``); ``rescan``: seconds between full walks.
+    polling passes, forcing polling (``VIEWER_POLL``); ``rescan``: seconds between full walks;
+    ``share``: a folder (in the cache) where the workers of this host share one watch process,
+    or None for a watch process of its own.
     """
 
     def __init__(self, store, publish=lambda changes: None, poll=None, rescan=30.0, settle=0.005,
-                 on_state=None):
+                 on_state=None, share=None):
         self.store = store
         self.publish = publish
         self.on_state = on_state
@@ -54,10 +59,14 @@ class Watcher:
         self.reason = ""
         self.queue = ChangeQueue()
         self._stop = threading.Event()
-        self.client = WatchClient(store.root, self.queue, settle, self._stop)
+        if share:
+            self.client = HostWatch(store.root, self.queue, settle, self._stop, share)
+        else:
+            self.client = WatchClient(store.root, self.queue, settle, self._stop)
         self.folder = RootFolder(store.root)
         self.supervisor = Supervisor(self._loop, self._stop, on_down=self._notify)
         self.interest = Interest(lambda: self.kind == "polling")  # stat-polled with the runs
+        self.poller = None  # polling.Poller once polling: passes that cost what changed
 
     # -- life ------------------------------------------------------------------------------
 
@@ -65,6 +74,8 @@ class Watcher:
         """Choose the source and start watching. ``background=False``: no thread nor process,
         one scan in this thread (tests and apps that call ``poll_once()`` themselves)."""
         self.kind, self.reason = source.choose(self.store.root, self.forced_poll)
+        if self.kind == "polling":
+            self.poller = Poller(self.store, self.poll_interval)  # before the first walk: it tells the folders
         if not background:
             self.poll_once()
             return self
@@ -97,7 +108,8 @@ class Watcher:
         """The watcher's health, for ``/healthz`` and the pages' top bar."""
         return {"kind": self.kind, "reason": self.reason, "problem": self.problem,
                 "alive": self.alive(), "restarts": self.supervisor.restarts,
-                "last_failure": self.supervisor.failure, "inotify_restarts": self.client.restarts}
+                "last_failure": self.supervisor.failure, "inotify_restarts": self.client.restarts,
+                "role": (self.client.role or "alone") if self.kind == "inotify" else "alone"}
 
     # -- the mode --------------------------------------------------------------------------
 
@@ -111,7 +123,7 @@ class Watcher:
     def _fall_back(self, reason):
         log.warning("tailboard: polling every %gs: %s", self.poll_interval, reason)
         self.kind, self.reason = "polling", reason
-        self.client.stop()
+        self.client.stop(reason)  # a shared watch process: every worker polls
         self._notify()
 
     def _notify(self):
@@ -140,7 +152,7 @@ class Watcher:
         """Where a (re)started loop stands: the folder's presence, and a watch process."""
         if self.folder.settle():
             self._notify()
-        if self.kind == "inotify" and self.client.proc is None and not self.folder.missing:
+        if self.kind == "inotify" and not self.client.active and not self.folder.missing:
             self._watch()  # restarted loop, or the folder came back while the loop was down
 
     def _check_root(self):
@@ -177,8 +189,11 @@ class Watcher:
         return full
 
     def _polling_pass(self):
-        """Stat every run's files, and what open pages look at; publish what moved."""
-        self._publish(self.store.poll())
+        """Re-list the folders that moved, stat the files that can change and what open pages
+        look at; publish what moved."""
+        if self.poller is None:  # fell back from inotify: the first pass walks, to know the folders
+            self.poller = Poller(self.store, self.poll_interval)
+        self._publish(self.poller.poll())
         looked_at = self.interest.changed()
         if looked_at:
             self._publish(self.store.apply(looked_at))
@@ -204,8 +219,7 @@ class Watcher:
                     if self._stop.wait(self.poll_interval):
                         break
                     self._polling_pass()
-                    # new run folders only show up in a walk: walk more often when polling
-                    walk_every = min(self.rescan, max(5.0, 10 * self.poll_interval))
+                    walk_every = self.rescan  # new folders show in their parent's mtime: no extra walks
                 now = time.monotonic()
                 if now - last_walk >= walk_every:
                     self.poll_once()

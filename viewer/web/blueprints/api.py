@@ -1,6 +1,8 @@
 """The JSON API (see the HTTP contract in docs/api.md). Routes parse the request and ask the store."""
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, jsonify, request
 
 from .. import glue
@@ -103,6 +105,7 @@ def healthz():
                    watcher_reason=w["reason"], problem=w["problem"], watcher_alive=w["alive"],
                    watcher_restarts=w["restarts"], watcher_last_failure=w["last_failure"],
                    inotify_restarts=w["inotify_restarts"],
+                   watcher_role=w["role"], pid=os.getpid(),  # which worker answered, and its part
                    runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count(),
                    memory=v.store.budget.state(),  # parsed series against VIEWER_MEMORY_MB
                    cache=v.cache.state(),  # VIEWER_CACHE_DIR, or why there is none
