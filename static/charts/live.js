@@ -2,7 +2,7 @@
    re-fetches. The page's event stream hands them over (events.js). */
 import { onEvent, onReopen } from "../events.js";
 import { note } from "../util.js";
-import { apiAxis, fetchRun, firstTime, views } from "./data.js";
+import { XMETRIC, apiAxis, fetchRun, firstTime, monotoneSeries, views } from "./data.js";
 import { renderTable } from "./legend.js";
 import { destroyCharts, draw } from "./plot.js";
 import { build, materialize } from "./tree.js";
@@ -32,16 +32,42 @@ export async function load(view) {
   view.data = data;
   view.zoom = null;
   build(view);
+  offerXSeries(view);
   const queued = view.queue.splice(0);
   if (queued.some((msg) => !appendDelta(view, msg))) { load(view); return; }
   if (zoom) zoomTo(view, zoom.min, zoom.max);   // a reload keeps the user's zoom
+}
+
+// The x axis menu offers the series that grow with the step (tokens, samples seen).
+function offerXSeries(view) {
+  const sel = view.panel.querySelector("select.x-axis");
+  if (!sel) return;
+  let group = sel.querySelector("optgroup.x-series");
+  if (!group) {
+    group = document.createElement("optgroup");
+    group.className = "x-series";
+    group.label = "a logged series (joined by step)";
+    sel.append(group);
+  }
+  const names = new Set(monotoneSeries(view));
+  if (view.state.xmetric) names.add(view.state.xmetric);
+  Array.from(group.querySelectorAll("option")).forEach((o) => { if (o.value.startsWith(XMETRIC)) names.add(o.value.slice(XMETRIC.length)); });
+  group.textContent = "";
+  Array.from(names).sort().forEach((name) => {
+    const o = document.createElement("option");
+    o.value = XMETRIC + name;
+    o.textContent = name;
+    o.selected = name === view.state.xmetric;
+    group.append(o);
+  });
+  group.hidden = !names.size;
 }
 
 // ---- live: `metrics` deltas append in place; what cannot be appended re-fetches -----------
 // Returns false when the view must re-fetch: a reset, a new metric, a gap (missed points), or
 // a step going back (a restarted run: the server hides what the restart replaced).
 function appendDelta(view, msg) {
-  if (msg.reset) return false;
+  if (msg.reset || view.state.xmetric) return false;   // on another series' axis the server joins by step
   const base = view.data.get(msg.run);
   if (!base) return true;
   const axis = apiAxis(view), relative = view.state.x === "relative", dirty = [];
