@@ -67,7 +67,7 @@ function offerXSeries(view) {
 // Returns false when the view must re-fetch: a reset, a new metric, a gap (missed points), or
 // a step going back (a restarted run: the server hides what the restart replaced).
 function appendDelta(view, msg) {
-  if (msg.reset || view.state.xmetric) return false;   // on another series' axis the server joins by step
+  if (msg.reset) return false;
   const base = view.data.get(msg.run);
   if (!base) return true;
   const axis = apiAxis(view), relative = view.state.x === "relative", dirty = [];
@@ -76,6 +76,7 @@ function appendDelta(view, msg) {
     if (!s) return false;
     const skip = s.count - d.from;
     if (skip < 0) return false;
+    if (view.state.xmetric && skip < d.y.length) return false;   // new points: the server joins them to the x series by step
     const xs = d[axis] || [];
     for (let i = Math.max(skip, 0); i < d.y.length; i++) {
       const x = xs[i];
