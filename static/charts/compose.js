@@ -90,7 +90,7 @@ export function compose(view, chart) {
   const smoothing = st.smooth > 0, agg = st.agg !== "none" && view.runs.length > 1;
   const sm = (p) => smooth(st.smoother, p.xs, p.ys, st.smooth, p.restarts);
   byMetric.forEach(({ name, per }, mi) => {
-    const scale = axes[name], dash = combo ? DASHES[mi % DASHES.length] : null;
+    const scale = axes[name], dash = combo && view.runs.length > 1 ? DASHES[mi % DASHES.length] : null;   // one run: a colour per metric
     const suffix = combo ? (view.runs.length > 1 ? " · " + name : "") : "";
     const colorOf = (c) => (combo && view.runs.length === 1 ? METRIC_COLORS[mi % METRIC_COLORS.length] : c);
     const labelOf = (run) => (combo && view.runs.length === 1 ? name : run.name + suffix);
