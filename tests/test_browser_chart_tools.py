@@ -115,6 +115,24 @@ def test_the_first_steps_can_be_left_out_of_the_scale(page, server):
     assert page.evaluate(f"{chart('warm')}.marks.length") > 0   # the warm-up is marked above
 
 
+def test_a_zoom_rescales_the_outlier_proof_y_to_the_points_in_view(page, server):
+    page.goto(server + "/runs/spiky/version_0?clip=1")
+    ready(page, "train/loss")
+    over = page.locator(".chart-card[data-metric='train/loss'] .u-over")
+    over.scroll_into_view_if_needed()
+    b = over.bounding_box()
+    y = b["y"] + b["height"] / 2
+    page.mouse.move(b["x"] + b["width"] * 0.6, y)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] * 0.75, y, steps=4)
+    page.mouse.up()
+    page.wait_for_selector("[data-charts][data-zoomed='1']")
+    # steps ~180..225 hold the spike at 200 and a curve of 0.53..0.56; the whole run's range was 0.5..0.9
+    page.wait_for_function(f"{chart('train/loss')}.plot.scales.y.max < 0.6")
+    assert page.evaluate(f"{chart('train/loss')}.plot.scales.y.min") > 0.5
+    assert [200, True] in page.evaluate(f"{chart('train/loss')}.marks.map(m => [m.x, m.up])")
+
+
 def test_a_combined_panel_of_two_metrics_gets_a_second_axis_and_lives_in_the_url(page, server):
     page.goto(server + "/runs/spiky/version_0")
     ready(page, "grad_norm")

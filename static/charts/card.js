@@ -54,5 +54,10 @@ export function card(view, key) {
       renderTable(chart);
     });
   }
+  const pick = el.querySelector("[data-act=pick]");
+  if (pick && key.includes(",")) {   // combo= separates names with commas
+    pick.disabled = true;
+    pick.title = "a name with a comma cannot be part of a combined panel";
+  }
   return el;
 }

@@ -17,7 +17,7 @@ export function tooltip(chart, u) {
     rows.push({ l, y: l.ys[k], s: l.sm ? l.sm[k] : null });
   });
   const key = (r) => (finite(r.s) ? r.s : finite(r.y) ? r.y : null);
-  rows.sort((a, b) => {
+  if (!chart.combo) rows.sort((a, b) => {   // a combined panel keeps its lines' order: metrics differ
     const ka = key(a), kb = key(b);
     if (ka === null || kb === null) return (ka === null) - (kb === null);
     return way === "min" ? ka - kb : kb - ka;
