@@ -10,8 +10,8 @@ const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.
               2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
 export const tQuantile = (df) => (df >= 1 && df <= 30 ? T975[df - 1] : 1.96);
 
-function median(vals) {
-  const v = vals.slice().sort((a, b) => a - b), h = v.length >> 1;
+function median(vals) {            // of a Float64Array (its sort is numeric)
+  const v = vals.slice().sort(), h = v.length >> 1;
   return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
@@ -38,21 +38,20 @@ export function groupStats(members, agg = "mean", spread = "minmax") {
   members.forEach((m) => m.xs.forEach((x, i) => { if (finite(m.ys[i])) all.push(x); }));
   all.sort((a, b) => a - b);
   const X = all.filter((x, i) => i === 0 || x !== all[i - 1]);
-  const cols = members.map((m) => valuesAt(m, X));
+  const cols = members.map((m) => valuesAt(m, X)), M = cols.length, buf = new Float64Array(M);
   const out = { xs: X, centre: [], lo: [], hi: [], mean: [], std: [], n: [] };
   for (let k = 0; k < X.length; k++) {
-    const vals = [];
-    cols.forEach((c) => { if (!Number.isNaN(c[k])) vals.push(c[k]); });
-    const n = vals.length;
+    let n = 0;
+    for (let j = 0; j < M; j++) { const v = cols[j][k]; if (v === v) buf[n++] = v; }   // NaN: no value there
     out.n.push(n);
-    if (!n) { ["centre", "lo", "hi", "mean", "std"].forEach((f) => out[f].push(null)); continue; }
+    if (!n) { out.centre.push(null); out.lo.push(null); out.hi.push(null); out.mean.push(null); out.std.push(null); continue; }
     let sum = 0, mn = Infinity, mx = -Infinity;
-    vals.forEach((v) => { sum += v; if (v < mn) mn = v; if (v > mx) mx = v; });
+    for (let j = 0; j < n; j++) { const v = buf[j]; sum += v; if (v < mn) mn = v; if (v > mx) mx = v; }
     const mean = sum / n;
     let ss = 0;
-    vals.forEach((v) => { ss += (v - mean) ** 2; });
+    for (let j = 0; j < n; j++) ss += (buf[j] - mean) ** 2;
     const std = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;      // the sample standard deviation
-    const centre = agg === "median" ? median(vals) : mean;
+    const centre = agg === "median" ? median(buf.subarray(0, n)) : mean;
     const half = spread === "std" ? std : spread === "sem" ? std / Math.sqrt(n)
       : spread === "ci" ? tQuantile(n - 1) * std / Math.sqrt(n) : null;
     out.centre.push(centre);

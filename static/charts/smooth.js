@@ -3,35 +3,26 @@
    no aggregate, aggregate.js) ever joins the two sides of one:
    - a gap: a non-finite point (null/NaN), or a jump in x over GAP times the line's median spacing;
    - a restart: an x the server names in `restarts` (where a purged run resumed, api.md). */
-import { finite } from "../util.js";
-
 export const GAP = 10;   // x jumps above 10x the usual spacing (an eval-only stretch, a missing chunk)
 
-// starts[i] = 1 when point i begins a segment (the first point, after a gap or at a restart);
-// a non-finite point belongs to no segment.
-export function segmentStarts(xs, ys, restarts) {
-  const n = xs.length, starts = new Uint8Array(n), dx = [];
-  for (let i = 1; i < n; i++) if (finite(ys[i]) && finite(ys[i - 1]) && xs[i] > xs[i - 1]) dx.push(xs[i] - xs[i - 1]);
-  dx.sort((a, b) => a - b);
-  const limit = dx.length >= 3 ? GAP * dx[dx.length >> 1] : Infinity;
-  const rs = (restarts || []).slice().sort((a, b) => a - b);
-  let r = 0;
-  for (let i = 0; i < n; i++) {
-    if (!finite(ys[i])) continue;
-    let start = i === 0 || !finite(ys[i - 1]) || xs[i] - xs[i - 1] > limit;
-    while (r < rs.length && rs[r] <= xs[i]) { if (i > 0 && rs[r] > xs[i - 1]) start = true; r++; }
-    if (start) starts[i] = 1;
-  }
-  return starts;
-}
-
-// The [first, last] index pairs of the segments (finite points only).
+// The [first, last] index pairs of a line's segments; a non-finite point is in none. Plain
+// loops (no per-point calls): a page load runs this cold, for every line and group member.
 export function segments(xs, ys, restarts) {
-  const starts = segmentStarts(xs, ys, restarts), out = [];
-  let cur = null;
-  for (let i = 0; i < xs.length; i++) {
-    if (!finite(ys[i])) { cur = null; continue; }
-    if (starts[i] || !cur) { cur = [i, i]; out.push(cur); } else cur[1] = i;
+  const n = xs.length, steps = new Float64Array(n), ok = Number.isFinite;
+  let m = 0;
+  for (let i = 1; i < n; i++) {
+    const d = xs[i] - xs[i - 1];
+    if (d > 0 && ok(ys[i]) && ok(ys[i - 1])) steps[m++] = d;
+  }
+  const limit = m >= 3 ? GAP * steps.subarray(0, m).sort()[m >> 1] : Infinity;   // typed: a numeric sort
+  const rs = restarts && restarts.length ? Float64Array.from(restarts).sort() : null;
+  const out = [];
+  let cur = null, r = 0;
+  for (let i = 0; i < n; i++) {
+    if (!ok(ys[i])) { cur = null; continue; }
+    let start = cur === null || xs[i] - xs[i - 1] > limit;
+    if (rs) while (r < rs.length && rs[r] <= xs[i]) { if (i > 0 && rs[r] > xs[i - 1]) start = true; r++; }
+    if (start) { cur = [i, i]; out.push(cur); } else cur[1] = i;
   }
   return out;
 }
