@@ -15,6 +15,7 @@ from builders import lightning_run
 from live_clients import start_server, stop_server
 
 HEADER = ("epoch", "step", "train/loss", "warm", "grad_norm", "tokens", "lr", "time")
+LIVE = "live/version_0"
 SEEDS = [f"seeds/s{i}/version_0" for i in range(3)]
 T0 = 1767225600.0
 
@@ -44,6 +45,7 @@ def tree(tmp_path_factory):
     rows = [(0, s, 5.0, None, None, None, None, T0 + s) for s in range(100)]
     rows += [(0, s, 1.0, None, None, None, None, T0 + s) for s in range(500, 600)]   # nothing logged 100..499
     lightning_run(root, "gappy/version_0", rows, {"lr": 0.1}, HEADER)
+    lightning_run(root, LIVE, [(0, s, 1.0 / (s + 1), 2.0, 1000.0, 512 * s, None, T0 + s) for s in range(10)], {"lr": 0.1}, HEADER)
     return root
 
 
@@ -195,6 +197,21 @@ def test_a_pin_moves_the_chart_to_the_top_and_a_reload_keeps_it(page, server):
     page.wait_for_function("!location.search.includes('pin=')")
     assert [c.get_attribute("data-metric") for c in cards.all()] == order
     assert page.errors == []
+
+
+def test_a_pinned_combined_panel_follows_live_rows(page, server, tree):
+    page.add_init_script("document.addEventListener('htmx:sseOpen', () => { window.streamOpen = true; })")
+    key = "combo:train/loss,grad_norm"
+    page.goto(f"{server}/runs/{LIVE}?combo=train/loss,grad_norm&pin={key}")
+    ready(page, key)
+    assert page.locator("details[data-path='@pinned'] .chart-card").get_attribute("data-metric") == key
+    assert page.locator("details[data-path='@combined']").count() == 0   # pinned: shown once, on top
+    page.wait_for_function("window.streamOpen === true")
+    with open(tree / LIVE / "metrics.csv", "a") as f:
+        f.write(f"0,10,0.0123,2.0,1500.0,5120,,{T0 + 10}\n")
+    page.wait_for_function(f"{chart(key)}.plot.data[0].length === 11", timeout=10000)
+    assert page.evaluate(f"{chart(key)}.plot.data[2].at(-1)") == 1500.0
+    assert "0.0123" in page.locator(f".chart-card[data-metric='{key}'] .chart-table").inner_text()
 
 
 def test_any_series_that_grows_with_the_step_can_be_the_x_axis(page, server):

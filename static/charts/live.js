@@ -97,9 +97,8 @@ function appendDelta(view, msg) {
     s.count = Math.max(s.count, d.from + d.y.length);
     dirty.push(name);
   }
-  dirty.forEach((name) => {
-    const c = view.charts.get(name);
-    if (!c) return;
+  view.charts.forEach((c) => {     // a metric's chart, and each combined panel that holds it
+    if (!(c.combo || [c.name]).some((n) => dirty.includes(n))) return;
     if (c.plot || c.empty) draw(c, !view.zoom); else renderTable(c);
   });
   materialize(view);
