@@ -106,6 +106,15 @@ def test_outlier_proof_scale_ignores_a_spike_and_marks_it_at_the_edge(page, serv
     assert page.errors == []
 
 
+def test_outlier_proof_scale_on_a_log_axis(page, server):
+    page.goto(server + "/runs/spiky/version_0?clip=1&logy=1")
+    ready(page, "train/loss")
+    u = chart("train/loss") + ".plot"
+    assert page.evaluate(f"{u}.scales.y.distr") == 3
+    lo, hi = page.evaluate(f"[{u}.scales.y.min, {u}.scales.y.max]")
+    assert 0.4 < lo < 0.5 and 0.8 < hi < 1   # the percentiles of log y (not the spikes of 1000), padded in log
+
+
 def test_the_first_steps_can_be_left_out_of_the_scale(page, server):
     page.goto(server + "/runs/spiky/version_0?clip=1&clipq=0")
     ready(page, "warm")
@@ -212,6 +221,13 @@ def test_a_pinned_combined_panel_follows_live_rows(page, server, tree):
     page.wait_for_function(f"{chart(key)}.plot.data[0].length === 11", timeout=10000)
     assert page.evaluate(f"{chart(key)}.plot.data[2].at(-1)") == 1500.0
     assert "0.0123" in page.locator(f".chart-card[data-metric='{key}'] .chart-table").inner_text()
+
+
+def test_a_series_that_goes_down_as_x_says_why(page, server):
+    page.goto(server + "/runs/spiky/version_0?xmetric=lr")
+    err = page.locator("[data-charts] .row-error")
+    err.wait_for()
+    assert "'lr' cannot be the x axis: it is not monotone in step" in err.inner_text()
 
 
 def test_any_series_that_grows_with_the_step_can_be_the_x_axis(page, server):
