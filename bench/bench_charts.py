@@ -1,5 +1,6 @@
-"""Charts benchmark: the browser's draw time of 10 runs x 2,000 points overlaid, and the zoom
-re-fetch of a 1,000,000-row run, in Debian's chromium (Playwright) against the real server.
+"""Charts benchmark: the browser's draw time of 10 runs x 2,000 points overlaid, of one combined
+panel of 10 series x 2,000 points (two y axes, alone on the page), and the zoom re-fetch of a
+1,000,000-row run, in Debian's chromium (Playwright) against the real server.
 
     python bench/bench_charts.py                  # about 2 minutes on 2 cores
     python bench/bench_charts.py --loads 5 --big-rows 100000   # a quick smoke run
@@ -33,6 +34,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 BIG_ID = "big/lightning_logs/version_0"
+COMBO_ID = "combo/version_0"
 TARGET_DRAW = 0.100   # one chart of 10 runs x 2,000 points
 
 
@@ -58,6 +60,21 @@ def write_runs(root, runs, points, seed=0):
     return ids
 
 
+def write_combo_run(root, series, points):
+    """One run of ``series`` metrics m0.. of ``points`` steps each, half of them 1,000x the others
+    (the combined panel then has a second y axis)."""
+    d = os.path.join(root, COMBO_ID)
+    os.makedirs(d, exist_ok=True)
+    names = [f"m{i}" for i in range(series)]
+    rng = random.Random(7)
+    with open(os.path.join(d, "metrics.csv"), "w") as f:
+        f.write("step," + ",".join(names) + "\n")
+        for step in range(points):
+            vals = [(1000 if i % 2 else 1) * (1 + i / 10 + math.sin(step / 50 + i)) + rng.random() for i in range(series)]
+            f.write(f"{step}," + ",".join(repr(v) for v in vals) + "\n")
+    return names
+
+
 def own_page(root, ids, query):
     """The fallback page: ``_charts.html`` for ``ids``, rendered by the app itself."""
     sys.path.insert(0, bench_read_path.REPO)
@@ -76,6 +93,16 @@ def own_page(root, ids, query):
                 charts=chart_context(ids, request.args), ids=ids)
     finally:
         app.extensions["tailboard"].stop()
+
+
+def wait_js(page, expr, timeout=60.0):
+    """Poll ``expr`` from Python until it is truthy: the pages' CSP refuses wait_for_function's
+    string (it evaluates it)."""
+    end = time.monotonic() + timeout
+    while not page.evaluate(expr):
+        if time.monotonic() > end:
+            raise TimeoutError(expr)
+        time.sleep(0.02)
 
 
 def stats(values):
@@ -113,13 +140,12 @@ def zoom_times(page, base, n, width):
         page.mouse.down()
         page.mouse.move(b["x"] + b["width"] * (left + width), y, steps=3)
         page.mouse.up()
-        page.wait_for_function(f"Number(document.querySelector('[data-charts]').dataset.zooms || 0) > {done}",
-                               timeout=60_000)
+        wait_js(page, f"Number(document.querySelector('[data-charts]').dataset.zooms || 0) > {done}")
         out.append(float(page.get_attribute("[data-charts]", "data-zoom-ms")) / 1000)
         shown.append(page.evaluate("""() => { const u = [...window.tailboard.chartViews.values()][0].charts.get('train/loss').plot;
             return u.data[0].filter(x => x >= u.scales.x.min && x <= u.scales.x.max).length; }"""))
         page.mouse.dblclick(b["x"] + b["width"] / 2, y)
-        page.wait_for_function("!document.querySelector('[data-charts]').dataset.zoomed")
+        wait_js(page, "!document.querySelector('[data-charts]').dataset.zoomed")
     return out, shown
 
 
@@ -130,6 +156,7 @@ def bench(tmp, args, fig, servers):
     t = time.perf_counter()
     ids = write_runs(root, args.runs, args.points)
     make_runs.write_big_run(root, args.big_rows)
+    combo = write_combo_run(root, 10, args.points)
     fig["generate_s"] = time.perf_counter() - t
     srv = Server("flask", root, os.path.join(tmp, "server.log"))
     servers.append(srv)
@@ -155,6 +182,11 @@ def bench(tmp, args, fig, servers):
                 page.route(url, lambda route, html=html: route.fulfill(body=html, content_type="text/html"))
             draws, drawn_at, points, charts = draw_times(page, url, args.loads)
             fig["variants"][name] = {"draw": stats(draws), "drawn_at": stats(drawn_at), "points": points, "charts": charts}
+        # the combined panel alone: the metric filter matches no single chart (a panel always shows)
+        url = srv.url(f"/runs/{COMBO_ID}?metric=%5E%24&combo=" + ",".join(combo))
+        draws, drawn_at, points, charts = draw_times(page, url, args.loads)
+        fig["variants"][f"combined panel, {len(combo)} series"] = {"draw": stats(draws), "drawn_at": stats(drawn_at),
+                                                                 "points": points, "charts": charts}
         fig["zoom"] = {}
         for width in (0.1, 0.01):
             times, shown = zoom_times(page, srv.base, args.zooms, width)

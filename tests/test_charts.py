@@ -36,11 +36,25 @@ def test_view_state_reads_every_control_back_from_the_url():
 
 
 @pytest.mark.parametrize("query", ["x=wall", "smooth=1.5", "smooth=-0.1", "smooth=abc", "smooth=nan", "logy=maybe",
-                                   "band=sometimes", "agg=sum", "spread=iqr", "group=hp:", "group=everything"])
+                                   "band=sometimes", "agg=sum", "spread=iqr", "group=hp:", "group=everything",
+                                   "smoother=spline", "clip=maybe", "clipq=26", "clipq=-1", "clipq=x", "skip=-5",
+                                   "combo=loss", "combo=,", "pin="])
 def test_bad_values_fall_back_to_the_defaults(query):
     k = query.split("=")[0]
     st = charts.view_state(MultiDict([query.split("=", 1)]))
     assert st[k] == charts.DEFAULTS[k]
+
+
+def test_view_state_reads_the_chart_tools_back_from_the_url():
+    args = MultiDict([("smoother", "gauss"), ("xmetric", "tokens"), ("x", "time"), ("clip", "1"), ("clipq", "10"),
+                      ("skip", "200"), ("clipc", "train/loss"), ("clipc", "train/loss"), ("combo", "a,b,a"),
+                      ("combo", "a,b"), ("combo", "c,d"), ("pin", "combo:c,d"), ("pin", "val/acc"), ("agg", "median"),
+                      ("spread", "ci")])
+    st = charts.view_state(args)
+    assert (st["smoother"], st["xmetric"], st["x"], st["clip"], st["clipq"], st["skip"]) == \
+        ("gauss", "tokens", "step", True, 10, 200)   # another series as x is joined by step
+    assert st["clipc"] == ["train/loss"] and st["combo"] == [["a", "b"], ["c", "d"]]
+    assert st["pin"] == ["combo:c,d", "val/acc"] and (st["agg"], st["spread"]) == ("median", "ci")
 
 
 def test_a_bad_metric_pattern_is_kept_with_a_message_and_bad_better_entries_are_dropped():

@@ -1,6 +1,6 @@
 /* The charts toolbar: every control applies as it changes (a slider on input, the others on
    change) and is written to the URL. */
-import { views } from "./data.js";
+import { XMETRIC, views } from "./data.js";
 import { load } from "./live.js";
 import { applyFilter, redrawAll } from "./tree.js";
 import { writeUrl } from "./urlstate.js";
@@ -15,7 +15,8 @@ function onControl(e) {
   switch (t.name) {
     case "x":
       if (e.type !== "change") return;
-      st.x = t.value;
+      st.xmetric = t.value.startsWith(XMETRIC) ? t.value.slice(XMETRIC.length) : "";
+      st.x = st.xmetric ? "step" : t.value;   // another series is joined to each metric by step
       view.zoom = null;
       writeUrl(view);
       load(view);
@@ -27,6 +28,10 @@ function onControl(e) {
       break;
     }
     case "logy": st.logy = t.checked; break;
+    case "clip": st.clip = t.checked; break;
+    case "clipq": st.clipq = Math.min(25, Math.max(0, Math.round(Number(t.value) || 0))); break;
+    case "skip": st.skip = Math.max(0, Number(t.value) || 0); break;
+    case "smoother": st.smoother = t.value; break;
     case "band": st.band = t.checked; break;
     case "agg": case "spread": case "group": st[t.name] = t.value; break;
     case "metric":
@@ -37,6 +42,9 @@ function onControl(e) {
     default: return;
   }
   if ((e.type === "input") !== (t.type === "range")) return;   // a slider on input, the others on change
+  if (t.name === "clip") view.panel.querySelectorAll(".chart-card [data-act=clip]").forEach((b) => {
+    b.setAttribute("aria-pressed", String(st.clip !== st.clipc.has(b.closest(".chart-card").dataset.metric)));
+  });
   writeUrl(view);
   redrawAll(view, !view.zoom);
 }

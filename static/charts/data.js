@@ -4,10 +4,15 @@ import { finite, fmt, fmtDuration, json } from "../util.js";
 import { zoomFromUrl } from "./urlstate.js";
 
 export const views = new Map();  // [data-charts] container -> its view (runs, state, data, zoom)
+export const XMETRIC = "metric:";   // an x option naming a logged series: "metric:<name>"
 export const AXIS_LABELS = { step: "step", epoch: "epoch", time: "time", relative: "time since start (s)" };
 let seq = 0;
 
+// the x axis' name: the chosen series (xmetric), else the axis
+export const axisLabel = (view) => view.state.xmetric || AXIS_LABELS[view.state.x];
+
 export function fmtX(view, v) {
+  if (view.state.xmetric) return fmt(v);
   if (view.state.x === "relative") return fmtDuration(v);
   if (view.state.x === "time") return new Date(v * 1000).toLocaleString();
   return fmt(v);
@@ -29,7 +34,10 @@ export function readView(container) {
       x: d.x || "step", smooth: Number(d.smooth) || 0, logy: d.logy === "1", band: d.band !== "0",
       agg: d.agg || "none", spread: d.spread || "minmax", group: d.group || "auto", metric: d.metric || "",
       better: json(d.better, {}), fold: new Set(json(d.fold, [])),
+      smoother: d.smoother || "ema", xmetric: d.xmetric || "", clip: d.clip === "1", clipq: Number(d.clipq) || 0,
+      skip: Number(d.skip) || 0, clipc: new Set(json(d.clipc, [])), combo: json(d.combo, []), pin: json(d.pin, []),
     },
+    picked: [],        // metrics picked for a new combined panel
     data: null, zoom: zoomFromUrl(), gen: 0, zoomGen: 0, loading: false, queue: [],
     charts: new Map(), items: [], sync: "tb-charts-" + (++seq), errors: [],
   };
@@ -58,6 +66,7 @@ export function groupsOf(view) {
 export async function fetchRun(view, run, range) {
   const u = new URL(run.url, location.href);
   u.searchParams.set("x", apiAxis(view));
+  if (view.state.xmetric) u.searchParams.set("xmetric", view.state.xmetric);
   u.searchParams.set("points", String(view.points));
   if (range) {
     u.searchParams.set("start", String(range[0]));
@@ -68,6 +77,25 @@ export async function fetchRun(view, run, range) {
   try { body = await res.json(); } catch (e) { /* an error page: use the status */ }
   if (!res.ok) throw new Error(run.name + ": " + (body.error || res.status + " " + res.statusText));
   return body;
+}
+
+// The series a view may use as x: in every run that logs it, its values never go down and it
+// grows (tokens, samples seen). Judged on the step axis' points; the server checks every point.
+export function monotoneSeries(view) {
+  const verdict = new Map();
+  view.data.forEach((d) => Object.entries(d.series).forEach(([name, s]) => {
+    if (verdict.get(name) === false) return;
+    let prev = null, first = null, ok = true;
+    for (let i = 0; i < s.y.length && ok; i++) {
+      const y = s.y[i];
+      if (!finite(y)) continue;
+      if (prev !== null && y < prev) ok = false;
+      if (first === null) first = y;
+      prev = y;
+    }
+    verdict.set(name, ok && prev !== null && prev > first);
+  }));
+  return Array.from(verdict.entries()).filter(([, ok]) => ok).map(([n]) => n).sort();
 }
 
 export function firstTime(series) {      // the run's first wall time: relative time counts from it

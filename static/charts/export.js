@@ -1,6 +1,6 @@
 /* A chart as PNG (the plot, its title and a legend) or CSV (exactly what it shows). */
 import { cssVar, fmt } from "../util.js";
-import { AXIS_LABELS } from "./data.js";
+import { axisLabel } from "./data.js";
 import { lastFinite } from "./stats.js";
 
 function fileName(name, ext) { return (name.replace(/[^A-Za-z0-9._-]+/g, "_") || "chart") + "." + ext; }
@@ -29,7 +29,7 @@ export function exportPng(chart) {
   ctx.fillStyle = cssVar("--fg", "#000");
   ctx.font = "600 " + 14 * r + "px system-ui, sans-serif";
   ctx.textBaseline = "middle";
-  ctx.fillText(chart.name + (chart.view.state.smooth > 0 ? "  (smoothing " + chart.view.state.smooth.toFixed(2) + ")" : ""), pad, titleH / 2);
+  ctx.fillText(chart.title + (chart.view.state.smooth > 0 ? "  (smoothing " + chart.view.state.smooth.toFixed(2) + ")" : ""), pad, titleH / 2);
   ctx.drawImage(src, pad, titleH);
   ctx.font = 12 * r + "px system-ui, sans-serif";
   lines.forEach((l, i) => {
@@ -52,7 +52,7 @@ function csvCell(v) {
 export function exportCsv(chart) {
   const spec = chart.spec, u = chart.plot;
   if (!u || !spec || !spec.data) return;
-  const cols = [], head = [AXIS_LABELS[chart.view.state.x].replace(" (s)", "_s").replace(/ /g, "_")];
+  const cols = [], head = [axisLabel(chart.view).replace(" (s)", "_s").replace(/ /g, "_")];
   spec.lines.forEach((l) => {
     cols.push(l.col);
     head.push(l.label);

@@ -1,10 +1,12 @@
 /* Tailboard charts (uPlot): one chart per metric with every run of the view overlaid in its
    colour, grouped by "/" into collapsible sections (tree.js); a synced cursor with a tooltip,
    drag to zoom (re-fetching full resolution for the range), TensorBoard's smoothing, log y,
-   min/max bands, group means, PNG/CSV export, a last/best table and live appends. Every control
-   is kept in the URL. Charts are created in htmx's load hook and destroyed in its cleanup hook. */
+   min/max bands, group aggregates, an outlier-proof y scale, combined and pinned charts, any
+   monotone series as x, PNG/CSV export, a last/best table and live appends. Every control is
+   kept in the URL. Charts are created in htmx's load hook and destroyed in its cleanup hook. */
 import { onCleanup, onLoad, within } from "../util.js";
 import { onThemeChange } from "../theme.js";
+import "./actions.js";
 import "./controls.js";
 import { readView, views } from "./data.js";
 import { load } from "./live.js";

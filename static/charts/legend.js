@@ -1,18 +1,24 @@
 /* The text around a chart: its notes, its title's "last" value, and the last/best table (from
    the full view's data, whatever the zoom). */
 import { fmt } from "../util.js";
-import { AXIS_LABELS, direction, fmtX, groupsOf } from "./data.js";
-import { bestOf, groupStats, lastFinite, sortedByX } from "./stats.js";
+import { axisLabel, direction, fmtX, groupsOf } from "./data.js";
+import { groupStats } from "./aggregate.js";
+import { bestOf, lastFinite, sortedByX } from "./stats.js";
 
 export function renderNotes(chart) {
   const el = chart.card.querySelector(".chart-note");
-  const text = (chart.spec.notes || []).join(" · ");
+  const text = (chart.spec.notes || []).concat(chart.clipNote ? [chart.clipNote] : []).join(" · ");
   el.textContent = text;
   el.hidden = !text;
 }
 
 export function renderTitle(chart) {
   const view = chart.view, sub = chart.card.querySelector(".chart-title .sub");
+  if (chart.combo) {
+    const axes = chart.spec.scales || { y2: [] };
+    sub.textContent = chart.combo.length + " metrics" + (axes.y2 && axes.y2.length ? " · right axis: " + axes.y2.join(", ") : "");
+    return;
+  }
   if (view.runs.length > 1) {
     const n = view.runs.filter((r) => view.data.get(r.id) && view.data.get(r.id).series[chart.name]).length;
     sub.textContent = n + " run" + (n === 1 ? "" : "s");
@@ -32,15 +38,15 @@ function tableRows(view, name) {
     const shift = view.state.x === "relative" ? base.t0 : 0;
     if (view.state.x === "relative" && shift === null) return;
     const xs = shift ? s.x.map((v) => v - shift) : s.x;
-    per.push({ run, p: sortedByX({ xs, ys: s.y, lo: s.ymin || s.y, hi: s.ymax || s.y }) });
+    per.push({ run, p: sortedByX({ xs, ys: s.y, lo: s.ymin || s.y, hi: s.ymax || s.y, restarts: s.restarts || [] }) });
   });
-  if (view.state.agg === "mean" && view.runs.length > 1) {
+  if (view.state.agg !== "none" && view.runs.length > 1) {
     groupsOf(view).forEach((g) => {
       const members = per.filter(({ run }) => g.runs.includes(run));
       if (!members.length) return;
-      const m = groupStats(members.map(({ p }) => p));
-      rows.push({ label: "mean of " + g.label + " (" + members.length + ")", color: g.color, last: lastFinite(m.mean),
-                  ...bestOf(m.xs, m.mean, m.mean, m.mean, way), group: true });
+      const m = groupStats(members.map(({ p }) => p), view.state.agg);
+      rows.push({ label: view.state.agg + " of " + g.label + " (" + members.length + ")", color: g.color, last: lastFinite(m.centre),
+                  ...bestOf(m.xs, m.centre, m.centre, m.centre, way), group: true });
     });
   }
   per.forEach(({ run, p }) => {
@@ -49,13 +55,24 @@ function tableRows(view, name) {
   return { way, rows };
 }
 
+// a combined panel: one row per line drawn, each metric with its own direction
+function comboRows(chart) {
+  const view = chart.view, rows = [];
+  (chart.spec && chart.spec.lines || []).forEach((l) => {
+    if (l.kind === "member") return;
+    rows.push({ label: l.label, color: l.color, last: lastFinite(l.ys), ...bestOf(l.xs, l.ys, l.ys, l.ys, direction(view, l.metric)),
+                group: l.kind === "group" });
+  });
+  return { way: direction(view, chart.combo[0]), rows };
+}
+
 export function renderTable(chart) {
   const view = chart.view, table = chart.card.querySelector(".chart-table");
-  const { way, rows } = tableRows(view, chart.name);
+  const { way, rows } = chart.combo ? comboRows(chart) : tableRows(view, chart.name);
   const btn = table.querySelector(".better");
   btn.textContent = "best " + (way === "min" ? "(lowest)" : "(highest)") + " ⇅";
   btn.dataset.way = way;
-  table.querySelector(".best-at").textContent = "at " + AXIS_LABELS[view.state.x].replace(" (s)", "");
+  table.querySelector(".best-at").textContent = "at " + axisLabel(view).replace(" (s)", "");
   const body = table.querySelector("tbody");
   body.textContent = "";
   rows.forEach((r) => {

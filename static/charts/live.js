@@ -2,7 +2,7 @@
    re-fetches. The page's event stream hands them over (events.js). */
 import { onEvent, onReopen } from "../events.js";
 import { note } from "../util.js";
-import { apiAxis, fetchRun, firstTime, views } from "./data.js";
+import { XMETRIC, apiAxis, fetchRun, firstTime, monotoneSeries, views } from "./data.js";
 import { renderTable } from "./legend.js";
 import { destroyCharts, draw } from "./plot.js";
 import { build, materialize } from "./tree.js";
@@ -32,9 +32,35 @@ export async function load(view) {
   view.data = data;
   view.zoom = null;
   build(view);
+  offerXSeries(view);
   const queued = view.queue.splice(0);
   if (queued.some((msg) => !appendDelta(view, msg))) { load(view); return; }
   if (zoom) zoomTo(view, zoom.min, zoom.max);   // a reload keeps the user's zoom
+}
+
+// The x axis menu offers the series that grow with the step (tokens, samples seen).
+function offerXSeries(view) {
+  const sel = view.panel.querySelector("select.x-axis");
+  if (!sel) return;
+  let group = sel.querySelector("optgroup.x-series");
+  if (!group) {
+    group = document.createElement("optgroup");
+    group.className = "x-series";
+    group.label = "a logged series (joined by step)";
+    sel.append(group);
+  }
+  const names = new Set(monotoneSeries(view));
+  if (view.state.xmetric) names.add(view.state.xmetric);
+  Array.from(group.querySelectorAll("option")).forEach((o) => { if (o.value.startsWith(XMETRIC)) names.add(o.value.slice(XMETRIC.length)); });
+  group.textContent = "";
+  Array.from(names).sort().forEach((name) => {
+    const o = document.createElement("option");
+    o.value = XMETRIC + name;
+    o.textContent = name;
+    o.selected = name === view.state.xmetric;
+    group.append(o);
+  });
+  group.hidden = !names.size;
 }
 
 // ---- live: `metrics` deltas append in place; what cannot be appended re-fetches -----------
@@ -50,6 +76,7 @@ function appendDelta(view, msg) {
     if (!s) return false;
     const skip = s.count - d.from;
     if (skip < 0) return false;
+    if (view.state.xmetric && skip < d.y.length) return false;   // new points: the server joins them to the x series by step
     const xs = d[axis] || [];
     for (let i = Math.max(skip, 0); i < d.y.length; i++) {
       const x = xs[i];
@@ -70,9 +97,8 @@ function appendDelta(view, msg) {
     s.count = Math.max(s.count, d.from + d.y.length);
     dirty.push(name);
   }
-  dirty.forEach((name) => {
-    const c = view.charts.get(name);
-    if (!c) return;
+  view.charts.forEach((c) => {     // a metric's chart, and each combined panel that holds it
+    if (!(c.combo || [c.name]).some((n) => dirty.includes(n))) return;
     if (c.plot || c.empty) draw(c, !view.zoom); else renderTable(c);
   });
   materialize(view);

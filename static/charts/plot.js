@@ -4,6 +4,7 @@ import { cssVar, fmt, fmtDuration } from "../util.js";
 import { compose } from "./compose.js";
 import { renderNotes, renderTable, renderTitle } from "./legend.js";
 import { plotHeight } from "./size.js";
+import { markClipped, rangeFn } from "./outliers.js";
 import { tooltip } from "./tooltip.js";
 import { resetZoom, zoomTo } from "./zoom.js";
 
@@ -14,17 +15,38 @@ function theme(view) {             // read once per build: getComputedStyle forc
   return view.theme;
 }
 
+function yScale(view, chart) {
+  const sc = view.state.logy ? { distr: 3, log: 10 } : {};
+  if (chart.clip) sc.range = rangeFn(chart);
+  return sc;
+}
+
+function clipNote(chart, above, below) {
+  const q = chart.view.state.clipq, text = "outlier-proof y (" + q + "–" + (100 - q) + "% of the points in view)" +
+    (above || below ? ": " + [above ? above + " above ▲" : "", below ? below + " below ▼" : ""].filter(Boolean).join(", ") +
+      " marked at the edge" : "");
+  if (text === chart.clipNote) return;
+  chart.clipNote = text;
+  renderNotes(chart);
+}
+
 function options(view, chart, spec) {
   const { muted, grid } = theme(view);
-  const relative = view.state.x === "relative";
+  const relative = view.state.x === "relative", two = spec.scales && spec.scales.y2.length > 0;
+  const yValues = (u, vals) => vals.map((v) => (v === null ? "" : fmt(v)));
+  const yAxis = (scale, side) => ({ scale, side, stroke: muted, grid: { stroke: grid, width: 1, show: side === 3 },
+                                    ticks: { stroke: grid, width: 1 }, size: 60, values: yValues,
+                                    ...(chart.combo ? { label: spec.scales[scale].join(", "), labelSize: 16 } : {}) });
+  const scales = { x: { time: view.state.x === "time" }, y: yScale(view, chart) };
+  if (two) scales.y2 = yScale(view, chart);
   return {
     width: chart.width || plotWidth(chart), height: plotHeight(), legend: { show: false },
-    scales: { x: { time: view.state.x === "time" }, y: view.state.logy ? { distr: 3, log: 10 } : {} },
+    scales,
     axes: [
       { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
         values: relative ? (u, vals) => vals.map(fmtDuration) : undefined },
-      { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 60,
-        values: (u, vals) => vals.map((v) => (v === null ? "" : fmt(v))) },
+      yAxis("y", 3),
+      ...(two ? [yAxis("y2", 1)] : []),
     ],
     series: spec.series.map((s) => s || { show: false }),
     bands: spec.bands,
@@ -42,14 +64,20 @@ function options(view, chart, spec) {
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
       setCursor: [(u) => tooltip(chart, u)],
-      draw: [() => { view.lastDraw = performance.now(); }],
+      draw: [(u) => {
+        if (chart.clip) markClipped(chart, u, (above, below) => clipNote(chart, above, below));
+        view.lastDraw = performance.now();
+      }],
     },
   };
 }
 
 // Draw (or redraw) one chart: setData when only values changed, a new plot otherwise.
 export function draw(chart, resetScales) {
-  const view = chart.view, spec = compose(view, chart.name);
+  const view = chart.view, st = view.state;
+  chart.clip = st.clip !== st.clipc.has(chart.name);   // the page's setting, or this chart's exception
+  if (!chart.clip) { chart.clipNote = ""; chart.marks = []; }
+  const spec = compose(view, chart);
   chart.spec = spec;
   renderNotes(chart);
   renderTable(chart);

@@ -1,21 +1,6 @@
-/* The arithmetic of the charts, pure: TensorBoard's smoothing, x alignment for uPlot, group
-   means, last and best values, the nearest point to an x. */
+/* The arithmetic of the charts, pure: x alignment for uPlot, last and best values, the nearest
+   point to an x. Smoothing is in smooth.js, group aggregates in aggregate.js. */
 import { finite } from "../util.js";
-
-// TensorBoard's smoothing: an EMA debiased by 1 - w^n (n = finite points so far); a
-// non-finite point is skipped (no value of its own), so it never poisons what follows.
-export function ema(ys, w) {
-  const out = new Array(ys.length);
-  let last = 0, n = 0;
-  for (let i = 0; i < ys.length; i++) {
-    const y = ys[i];
-    if (!finite(y)) { out[i] = y === undefined ? undefined : null; continue; }
-    last = last * w + (1 - w) * y;
-    n++;
-    out[i] = last / (1 - Math.pow(w, n));
-  }
-  return out;
-}
 
 export function sortedByX(p) {         // points sorted by x (stable); most series already are
   let ok = true;
@@ -45,43 +30,6 @@ export function join(tables) {
     });
   }
   return [X, ...out.flat()];
-}
-
-// The mean of a group's runs: every run is linearly interpolated at each x of the union of
-// their x values, inside its own x range only (no extrapolation). Also min, max and std.
-export function groupStats(members) {
-  const all = [];
-  members.forEach((m) => m.xs.forEach((x, i) => { if (finite(m.ys[i])) all.push(x); }));
-  all.sort((a, b) => a - b);
-  const X = all.filter((x, i) => i === 0 || x !== all[i - 1]);
-  const n = X.length, sum = new Float64Array(n), sq = new Float64Array(n), cnt = new Uint16Array(n);
-  const mn = new Array(n).fill(Infinity), mx = new Array(n).fill(-Infinity);
-  members.forEach((m) => {
-    const px = [], py = [];
-    m.xs.forEach((x, i) => { if (finite(m.ys[i])) { px.push(x); py.push(m.ys[i]); } });
-    if (!px.length) return;
-    let j = 0;
-    for (let k = 0; k < n; k++) {
-      const x = X[k];
-      if (x < px[0] || x > px[px.length - 1]) continue;
-      while (j + 1 < px.length && px[j + 1] <= x) j++;
-      const v = px[j] === x || j + 1 >= px.length ? py[j]
-        : py[j] + (py[j + 1] - py[j]) * (x - px[j]) / (px[j + 1] - px[j]);
-      sum[k] += v; sq[k] += v * v; cnt[k]++;
-      if (v < mn[k]) mn[k] = v;
-      if (v > mx[k]) mx[k] = v;
-    }
-  });
-  const mean = [], std = [], lo = [], hi = [];
-  for (let k = 0; k < n; k++) {
-    if (!cnt[k]) { mean.push(null); std.push(null); lo.push(null); hi.push(null); continue; }
-    const m = sum[k] / cnt[k];
-    mean.push(m);
-    std.push(Math.sqrt(Math.max(0, sq[k] / cnt[k] - m * m)));
-    lo.push(mn[k]);
-    hi.push(mx[k]);
-  }
-  return { xs: X, mean, std, lo, hi };
 }
 
 export function lastFinite(ys) {

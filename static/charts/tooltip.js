@@ -1,6 +1,6 @@
 /* The tooltip: the runs at the cursor's x, best first. */
 import { finite, fmt } from "../util.js";
-import { AXIS_LABELS, direction, fmtX } from "./data.js";
+import { axisLabel, direction, fmtX } from "./data.js";
 import { nearest } from "./stats.js";
 
 export function tooltip(chart, u) {
@@ -9,7 +9,7 @@ export function tooltip(chart, u) {
     tip.hidden = true;
     return;
   }
-  const view = chart.view, x = u.data[0][idx], way = direction(view, chart.name);
+  const view = chart.view, x = u.data[0][idx], way = direction(view, chart.combo ? chart.combo[0] : chart.name);
   const rows = [];
   chart.spec.lines.forEach((l) => {
     if (!l.xs.length || x < l.xs[0] || x > l.xs[l.xs.length - 1]) return;   // outside this run
@@ -17,7 +17,7 @@ export function tooltip(chart, u) {
     rows.push({ l, y: l.ys[k], s: l.sm ? l.sm[k] : null });
   });
   const key = (r) => (finite(r.s) ? r.s : finite(r.y) ? r.y : null);
-  rows.sort((a, b) => {
+  if (!chart.combo) rows.sort((a, b) => {   // a combined panel keeps its lines' order: metrics differ
     const ka = key(a), kb = key(b);
     if (ka === null || kb === null) return (ka === null) - (kb === null);
     return way === "min" ? ka - kb : kb - ka;
@@ -25,7 +25,7 @@ export function tooltip(chart, u) {
   tip.textContent = "";
   const head = document.createElement("div");
   head.className = "tip-x";
-  head.textContent = AXIS_LABELS[view.state.x].replace(" (s)", "") + " " + fmtX(view, x);
+  head.textContent = axisLabel(view).replace(" (s)", "") + " " + fmtX(view, x);
   tip.append(head);
   rows.forEach(({ l, y, s }) => {
     const row = document.createElement("div");

@@ -1,9 +1,8 @@
-/* The metric tree: one collapsible section per "/" prefix, a card per metric; the metric
-   filter; charts are drawn lazily, when their section is open and they match the filter. */
+/* The charts of a view: the pinned charts first, then the combined panels, then the metric
+   tree (one collapsible section per "/" prefix, a card per metric); the metric filter (pinned
+   and combined charts always show); charts are drawn lazily, when their section is open. */
 import { note } from "../util.js";
-import { direction } from "./data.js";
-import { exportCsv, exportPng } from "./export.js";
-import { renderTable } from "./legend.js";
+import { COMBO, card, comboKey } from "./card.js";
 import { destroyCharts, draw, plotWidth } from "./plot.js";
 import { writeUrl } from "./urlstate.js";
 
@@ -61,35 +60,6 @@ function section(view, node) {
   return det;
 }
 
-function card(view, name) {
-  const el = document.createElement("div");
-  el.className = "chart-card";
-  el.dataset.metric = name;
-  el.innerHTML = "<div class='chart-title'><b></b><span class='sub'></span>" +
-    "<span class='chart-actions'><button type='button' data-export='png' title='download this chart as PNG'>PNG</button>" +
-    "<button type='button' data-export='csv' title='download what this chart shows as CSV'>CSV</button></span></div>" +
-    "<div class='plot'></div><div class='chart-tip' hidden></div><p class='chart-note' hidden></p>" +
-    "<table class='chart-table'><thead><tr><th>run</th><th>last</th>" +
-    "<th><button type='button' class='better' title='switch: is lower or higher better?'></button></th>" +
-    "<th class='best-at'></th></tr></thead><tbody></tbody></table>";
-  el.querySelector(".chart-title b").textContent = name;
-  const chart = { name, view, card: el, plot: null, observer: null, layout: "", hover: false, spec: null,
-                  tip: el.querySelector(".chart-tip"), plotDiv: el.querySelector(".plot") };
-  view.charts.set(name, chart);
-  el.querySelector(".chart-actions").addEventListener("click", (e) => {
-    const b = e.target.closest("[data-export]");
-    if (b) (b.dataset.export === "png" ? exportPng : exportCsv)(chart);
-  });
-  el.querySelector(".better").addEventListener("click", () => {
-    const guess = view.lower.test(name.toLowerCase()) ? "min" : "max";
-    const next = direction(view, name) === "min" ? "max" : "min";
-    if (next === guess) delete view.state.better[name]; else view.state.better[name] = next;
-    writeUrl(view);
-    renderTable(chart);
-  });
-  return el;
-}
-
 export function build(view) {
   const t0 = performance.now();
   view.lastDraw = 0;
@@ -100,7 +70,14 @@ export function build(view) {
   view.data.forEach((d) => Object.keys(d.series).forEach((n) => names.add(n)));
   view.errors.forEach((msg) => view.el.append(note("row-error", "Could not load " + msg)));
   if (!names.size) { view.el.append(note("empty", "No metrics yet.")); return; }
-  const root = treeOf(Array.from(names).sort());
+  const st = view.state, combos = st.combo.map(comboKey);
+  const exists = (key) => (key.startsWith(COMBO) ? combos.includes(key) : names.has(key));
+  const pins = st.pin.filter(exists);
+  const flat = (path, label, metrics) => ({ path, label, metrics, children: new Map() });
+  if (pins.length) view.el.append(section(view, flat("@pinned", "pinned", pins)));
+  const unpinned = combos.filter((k) => !pins.includes(k));
+  if (unpinned.length) view.el.append(section(view, flat("@combined", "combined", unpinned)));
+  const root = treeOf(Array.from(names).filter((n) => !pins.includes(n)).sort());
   if (root.metrics.length) view.el.append(section(view, { ...root, children: new Map() }));
   root.children.forEach((child) => view.el.append(section(view, child)));
   applyFilter(view);
@@ -131,7 +108,7 @@ function matcher(view) {
 
 export function applyFilter(view) {
   const test = matcher(view);
-  view.charts.forEach((c) => { c.card.hidden = !test(c.name); });
+  view.charts.forEach((c) => { c.card.hidden = !c.keep && !test(c.name); });
   Array.from(view.el.querySelectorAll("details.chart-group")).reverse().forEach((det) => {
     det.hidden = !det.querySelector(".chart-card:not([hidden])");
   });

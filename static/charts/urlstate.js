@@ -1,6 +1,7 @@
 /* Every chart control is kept in the URL (replaceState): a reload or a shared link shows the
    same view. The server reads it back into the panel's data attributes. */
-const URL_KEYS = ["x", "smooth", "logy", "band", "agg", "spread", "group", "metric", "better", "fold"];
+const URL_KEYS = ["x", "smooth", "logy", "band", "agg", "spread", "group", "metric", "better", "fold",
+                  "smoother", "xmetric", "clip", "clipq", "skip", "clipc", "combo", "pin"];
 
 export function writeUrl(view) {
   const u = new URL(location.href), st = view.state, p = u.searchParams;
@@ -15,6 +16,14 @@ export function writeUrl(view) {
   if (st.metric) p.set("metric", st.metric);
   Object.entries(st.better).forEach(([name, way]) => p.append("better", name + ":" + way));
   st.fold.forEach((path) => p.append("fold", path));
+  if (st.smoother !== "ema") p.set("smoother", st.smoother);
+  if (st.xmetric) p.set("xmetric", st.xmetric);
+  if (st.clip) p.set("clip", "1");
+  if (st.clipq !== 5) p.set("clipq", String(st.clipq));
+  if (st.skip) p.set("skip", String(st.skip));
+  st.clipc.forEach((key) => p.append("clipc", key));
+  st.combo.forEach((names) => p.append("combo", names.join(",")));
+  st.pin.forEach((key) => p.append("pin", key));
   history.replaceState(history.state, "", u);
 }
 

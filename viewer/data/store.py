@@ -22,6 +22,7 @@ from .errors import BadRequest, NotFound
 from .formats.media import MEDIA_DIRS
 from .run import Run, found_signature
 from .tailing import iter_window, open_tail, read_tail
+from .xjoin import restart_xs, series_by
 
 AXES = ("step", "epoch", "time")
 PURGED_AXES = ("step", "epoch")  # a restart logs steps again; wall time never goes back
@@ -317,11 +318,13 @@ class RunStore:
 
     # -- metrics ---------------------------------------------------------------------------
 
-    def metrics(self, run_id, names=None, points=2000, x="step", start=None, end=None):
+    def metrics(self, run_id, names=None, points=2000, x="step", start=None, end=None, xmetric=None):
         """Downsampled series of one run (see the HTTP contract for the shape).
 
         On the step and epoch axes a restarted run is shown as its last segment (TensorBoard's
-        purge): ``purged`` then counts the points dropped. Only unsorted series pay for it.
+        purge): ``purged`` then counts the points dropped and ``restarts`` lists the x values
+        where it resumed. Only unsorted series pay for it. ``xmetric``: x is that series' value
+        at the same step (viewer/data/xjoin.py).
         """
         if x not in AXES:
             raise BadRequest(f"x must be one of {', '.join(AXES)}, not {x!r}")
@@ -330,6 +333,12 @@ class RunStore:
         if start is not None and end is not None and start > end:
             raise BadRequest(f"start ({start:g}) must not be after end ({end:g})")
         run = self.parsed(run_id)
+        if xmetric:
+            with run.lock:
+                out = series_by(run.series(), names, points, xmetric, start, end)
+            for s in out.values():
+                s["x"] = [_int_if_whole(v) for v in each(s["x"], 4096)]
+            return {"run": run.id, "x": "step", "xmetric": xmetric, "series": out}
         out = {}
         with run.lock:
             series = run.series()
@@ -344,6 +353,7 @@ class RunStore:
                              "count": len(chosen.indices)}
                 if chosen.purged is not None:
                     out[name]["purged"] = chosen.purged
+                    out[name]["restarts"] = restart_xs(xs)
         return {"run": run.id, "x": x, "series": out}
 
     def _select(self, rid, name, s, axis, start, end):

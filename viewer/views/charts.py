@@ -21,11 +21,16 @@ PALETTE = (
     "#059669", "#d97706", "#64748b", "#a16207",
 )
 AXES = ("step", "epoch", "time", "relative")
-AGGS = ("none", "mean")
-SPREADS = ("minmax", "std")
+AGGS = ("none", "mean", "median")
+SPREADS = ("minmax", "std", "sem", "ci")
+SMOOTHERS = ("ema", "avg", "gauss")
 DEFAULTS = {"x": "step", "smooth": 0.0, "logy": False, "band": True, "agg": "none",
-            "spread": "minmax", "group": "auto", "metric": "", "better": {}, "fold": []}
+            "spread": "minmax", "group": "auto", "metric": "", "better": {}, "fold": [],
+            "smoother": "ema", "xmetric": "", "clip": False, "clipq": 5, "skip": 0, "clipc": [],
+            "combo": [], "pin": []}
 MAX_SMOOTH = 0.99
+MAX_CLIPQ = 25     # the outlier scale keeps at least the middle half of the points
+MAX_COMBO = 12     # metrics in one combined panel
 MAX_FILTER = 200   # characters of the metric filter kept
 MAX_LIST = 200     # repeated better=/fold= values kept
 
@@ -96,6 +101,29 @@ def _better(values):
     return out
 
 
+def _int(raw, lo, hi, default):
+    try:
+        v = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return v if lo <= v <= hi else default
+
+
+def _names(values):
+    """Repeated parameters (``pin=``, ``clipc=``): in order, no repeats, blanks dropped."""
+    return [v for v in dict.fromkeys(values[:MAX_LIST]) if v]
+
+
+def _combos(values):
+    """``combo=a,b,c`` (repeatable): the metric lists of the combined panels (two or more names)."""
+    out = []
+    for v in values[:MAX_LIST]:
+        names = list(dict.fromkeys(n for n in v.split(",") if n))[:MAX_COMBO]
+        if len(names) > 1 and names not in out:
+            out.append(names)
+    return out
+
+
 def view_state(args):
     """The validated chart controls of a request's query (a MultiDict); bad values -> defaults."""
     x = args.get("x", "step")
@@ -110,8 +138,18 @@ def view_state(args):
         "metric": (args.get("metric") or "")[:MAX_FILTER],
         "better": _better(args.getlist("better")),
         "fold": [f for f in dict.fromkeys(args.getlist("fold")[:MAX_LIST]) if f],
+        "smoother": args.get("smoother") if args.get("smoother") in SMOOTHERS else DEFAULTS["smoother"],
+        "xmetric": (args.get("xmetric") or "")[:MAX_FILTER],
+        "clip": flag(args.get("clip"), False),
+        "clipq": _int(args.get("clipq"), 0, MAX_CLIPQ, DEFAULTS["clipq"]),
+        "skip": _int(args.get("skip"), 0, 10**12, DEFAULTS["skip"]),
+        "clipc": _names(args.getlist("clipc")),
+        "combo": _combos(args.getlist("combo")),
+        "pin": _names(args.getlist("pin")),
         "metric_error": None,
     }
+    if state["xmetric"]:
+        state["x"] = "step"   # another series is joined to each metric by step
     if state["metric"]:
         try:
             re.compile(state["metric"])
@@ -221,4 +259,4 @@ def chart_context(run_ids, args):
     return {"runs": runs, "missing": missing, "metrics": names, "groups": groups, "state": state,
             "varying": varying, "axes": AXES, "points": viewer().config["VIEWER_POINTS"],
             "lower_pattern": LOWER_IS_BETTER, "lower": {n: lower_is_better(n) for n in names},
-            "max_smooth": MAX_SMOOTH}
+            "max_smooth": MAX_SMOOTH, "max_clipq": MAX_CLIPQ}
