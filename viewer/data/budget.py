@@ -32,10 +32,10 @@ class SeriesBudget:
         with self.lock:
             self.lru.pop(run_id, None)
 
-    def used(self):
+    def used(self, mapped=False):
         with self.lock:
             runs = list(self.lru.values())
-        return sum(r.series_bytes() for r in runs)
+        return sum(r.series_bytes(mapped) for r in runs)
 
     def trim(self, keep=None):
         """Evict least recently used runs until the parsed series fit (the kept ones never)."""
@@ -71,4 +71,5 @@ class SeriesBudget:
         with self.lock:
             n = len(self.lru)
         return {"budget_mb": round(self.limit / 2**20, 1), "used_mb": round(self.used() / 2**20, 3),
+                "mapped_mb": round(self.used(mapped=True) / 2**20, 3),  # column cache pages, shared
                 "parsed_runs": n, "evictions": self.evictions}

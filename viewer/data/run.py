@@ -8,6 +8,7 @@ import threading
 import time
 
 from . import paths
+from .columns import mapped_bytes
 from .discovery import rediscover
 from .formats.base import SourceError, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind, stream_rank
@@ -36,8 +37,9 @@ class Run:
 
     changes = 0  # bumped with every run's version (a lost race still moves it)
 
-    def __init__(self, found, root, stale_after=300.0, clock=time.time):
+    def __init__(self, found, root, stale_after=300.0, clock=time.time, columns=None):
         self.id = found.id
+        self.columns = columns    # the column cache (colcache.ColumnCache), or None
         self.path = found.path
         self.root = root
         self.stale_after = stale_after
@@ -156,7 +158,11 @@ class Run:
                     changed |= bool(src.glance.refresh())
                     if src.glance.usable:
                         continue
+                if self.columns is not None:  # a first read maps what a parse wrote before
+                    changed |= self.columns.restore(src)
                 changed |= bool(src.refresh())
+                if self.columns is not None:
+                    self.columns.save(src)
             except SourceError as e:
                 errors.append(str(e))
             except OSError as e:
@@ -203,12 +209,14 @@ class Run:
                 if src.glance.usable and hasattr(src, "drop"):
                     src.drop()
 
-    def series_bytes(self):
-        """Bytes held by the parsed series: four float64 arrays a point, as allocated (an
-        array grown by appends holds some room ahead)."""
+    def series_bytes(self, mapped=False):
+        """Anonymous bytes held by the parsed series: four float64 arrays a point, as allocated
+        (an array grown by appends holds some room ahead); points mapped from the column cache
+        are the page cache's, shared by every worker: ``mapped=True`` counts those instead."""
         if not self.parsed:
             return 0
-        return sum(sys.getsizeof(a) for src in self.sources for s in src.table.series.values()
+        size = mapped_bytes if mapped else sys.getsizeof
+        return sum(size(a) for src in self.sources for s in src.table.series.values()
                    for a in (s.step, s.epoch, s.time, s.y))
 
     def take_report(self):

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from . import paths as beneath  # not ``paths``: apply() takes a list of that name
 from .budget import SeriesBudget
+from .colcache import ColumnCache
 from .cooperative import each, turn
 from .discovery import walk
 from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
@@ -62,10 +63,12 @@ class Changes:
 
 
 class RunStore:
-    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: ()):
+    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: (), cache=None):
         """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
-        giving the folders of the runs open pages follow, never evicted."""
+        giving the folders of the runs open pages follow, never evicted; ``cache``: the
+        ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache)."""
         self.budget = SeriesBudget(float(memory_mb) * 2**20, kept)
+        self.columns = ColumnCache(cache) if cache else None
         self.root = os.path.realpath(root)
         beneath.confine(self.root)  # readers' opens under it stay beneath it (see paths.py)
         self.stale_after = stale_after
@@ -127,7 +130,8 @@ class RunStore:
             with self.lock:
                 run = self._runs.get(found.id)
                 if run is None:
-                    run = self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
+                    run = self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock,
+                                                             self.columns)
                     self._by_path[run.path] = run
                     changes.added.append(found.id)
                 elif run.signature != found_signature(found):

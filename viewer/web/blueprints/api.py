@@ -131,4 +131,5 @@ def healthz():
                    inotify_restarts=w["inotify_restarts"],
                    runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count(),
                    memory=v.store.budget.state(),  # parsed series against VIEWER_MEMORY_MB
-                   cache=v.cache.state())  # VIEWER_CACHE_DIR, or why there is none
+                   cache={**v.cache.state(),  # VIEWER_CACHE_DIR, or why there is none
+                          "columns": v.store.columns.state() if v.store.columns else None})
