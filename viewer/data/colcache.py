@@ -103,8 +103,7 @@ class ColumnCache:
         if m is None:
             return False
         try:
-            head = self._check(src, m)
-            series = [(e["name"], _map(d, e["file"], m["gen"], int(e["n"]))) for e in m["series"]]
+            head, series = self._usable(src, m, d)
             _apply(src, m["state"], int(m["offset"]), head, series)
         except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
             src.drop()  # whatever was half applied: the source reads from the start
@@ -114,6 +113,12 @@ class ColumnCache:
         self.records[src] = Record(m["gen"], src.table.generation, m["offset"])
         self.counts["restored"] += 1
         return True
+
+    def _usable(self, src, m, d):
+        """(header bytes, [(name, mapped records)]) when entry ``m`` in ``d`` describes the file
+        as it is and its data files hold what it says; else ValueError (or OSError)."""
+        head = self._check(src, m)
+        return head, [(str(e["name"]), _map(d, str(e["file"]), str(m["gen"]), int(e["n"]))) for e in m["series"]]
 
     def _check(self, src, m):
         """The file's header bytes when ``m`` describes the file as it is; else ValueError."""
@@ -129,6 +134,13 @@ class ColumnCache:
         if _sha(head) != m["head_sha"] or _sha(tail) != m["tail_sha"]:
             raise ValueError("header or rows before the offset changed")
         return head
+
+    def _sound(self, src, m, d):
+        try:
+            self._usable(src, m, d)
+            return True
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -179,8 +191,7 @@ class ColumnCache:
                 and [e["name"] for e in old["series"]] == names[:len(old["series"])] \
                 and all(e["n"] <= len(src.table.series[e["name"]]) for e in old["series"]):
             gen, entries, kind = old["gen"], old["series"], "extended"
-        elif old is not None and old.get("reader") == reader_id(src) and old.get("offset", 0) >= offset \
-                and (old.get("dev"), old.get("ino"), old.get("head_sha")) == (st.st_dev, st.st_ino, _sha(head)):
+        elif old is not None and old.get("offset", 0) >= offset and self._sound(src, old, d):
             return False  # another worker wrote this file as far already
         else:
             gen, entries, kind = os.urandom(8).hex(), [], "written"
@@ -254,6 +265,8 @@ def _write_records(path, gen, s, start):
     try:
         if start == 0:
             os.pwrite(fd, (MAGIC + gen.encode()).ljust(HEAD, b"\0"), 0)
+        elif os.fstat(fd).st_size < HEAD + start * REC:
+            raise ValueError(f"{path}: shorter than its entry")  # damaged: never extended over a hole
         n = len(s)
         for a in range(start, n, WRITE_ROWS):
             b = min(n, a + WRITE_ROWS)
