@@ -6,6 +6,10 @@ add up: past the budget the run asked for least recently gives its series back
 (``Run.unload``), except the runs an open page follows (``kept``: their folders, as the live
 layer's Interest knows them) and the run being answered. An evicted run is parsed again
 on its next ask; its listing stays live from the offsets the glance kept.
+
+Points mapped from the column cache weigh as much as parsed ones: shared with the other
+workers as they are, their pages are resident in this process's RSS. Evicting such a run
+costs little to undo (its next ask maps the entry again); ``mapped_mb`` tells them apart.
 """
 from __future__ import annotations
 
@@ -32,10 +36,10 @@ class SeriesBudget:
         with self.lock:
             self.lru.pop(run_id, None)
 
-    def used(self, mapped=False):
+    def used(self, kind="all"):
         with self.lock:
             runs = list(self.lru.values())
-        return sum(r.series_bytes(mapped) for r in runs)
+        return sum(r.series_bytes(kind) for r in runs)
 
     def trim(self, keep=None):
         """Evict least recently used runs until the parsed series fit (the kept ones never)."""
@@ -71,5 +75,5 @@ class SeriesBudget:
         with self.lock:
             n = len(self.lru)
         return {"budget_mb": round(self.limit / 2**20, 1), "used_mb": round(self.used() / 2**20, 3),
-                "mapped_mb": round(self.used(mapped=True) / 2**20, 3),  # column cache pages, shared
+                "mapped_mb": round(self.used("mapped") / 2**20, 3),  # of which column cache pages (shared)
                 "parsed_runs": n, "evictions": self.evictions}

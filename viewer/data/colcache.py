@@ -78,6 +78,18 @@ class ColumnCache:
         self.rejection = None  # why the last entry was not used
         self.counts = {"restored": 0, "written": 0, "extended": 0, "rejected": 0}
 
+    def warm(self):
+        """Import numpy now when entries of this root exist (a restart): the first answer
+        mapped from them then does not pay the import (0.1-0.3 s on a busy machine)."""
+        if self.where:
+            try:
+                with os.scandir(self.where) as it:
+                    if next(it, None) is None:
+                        return
+            except OSError:
+                return
+            import numpy  # noqa: F401
+
     @property
     def where(self):
         if self._where is None and self.cachedir:

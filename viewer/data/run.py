@@ -209,15 +209,16 @@ class Run:
                 if src.glance.usable and hasattr(src, "drop"):
                     src.drop()
 
-    def series_bytes(self, mapped=False):
-        """Anonymous bytes held by the parsed series: four float64 arrays a point, as allocated
-        (an array grown by appends holds some room ahead); points mapped from the column cache
-        are the page cache's, shared by every worker: ``mapped=True`` counts those instead."""
+    def series_bytes(self, kind="all"):
+        """Bytes held by the parsed series, four float64 arrays a point: ``anon`` as allocated in
+        this process (an array grown by appends holds some room ahead), ``mapped`` the points
+        that are views of the column cache's pages (shared by every worker, but resident in
+        each one's RSS), ``all`` both: what the memory budget weighs."""
         if not self.parsed:
             return 0
-        size = mapped_bytes if mapped else sys.getsizeof
+        sizes = {"anon": (sys.getsizeof,), "mapped": (mapped_bytes,), "all": (sys.getsizeof, mapped_bytes)}[kind]
         return sum(size(a) for src in self.sources for s in src.table.series.values()
-                   for a in (s.step, s.epoch, s.time, s.y))
+                   for a in (s.step, s.epoch, s.time, s.y) for size in sizes)
 
     def take_report(self):
         """(version, paths changed since the last call): what the store has yet to announce.

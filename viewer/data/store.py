@@ -69,6 +69,8 @@ class RunStore:
         ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache)."""
         self.budget = SeriesBudget(float(memory_mb) * 2**20, kept)
         self.columns = ColumnCache(cache) if cache else None
+        if self.columns is not None:
+            self.columns.warm()
         self.root = os.path.realpath(root)
         beneath.confine(self.root)  # readers' opens under it stay beneath it (see paths.py)
         self.stale_after = stale_after
