@@ -182,6 +182,30 @@ def test_an_append_extends_the_entry_and_a_restart_reads_only_the_new_rows(tmp_p
     assert reads == [len("75000,75,0.5,0.7\n")]  # only what the entry did not hold was parsed
 
 
+def test_a_worker_that_parsed_alongside_extends_and_shares_the_other_entry(tmp_path, monkeypatch):
+    """Two stores of one cache (two workers) parse the same file at once: the second does not
+    write a copy of its own; it extends the first one's entry and maps its pages."""
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    path = big_run(root)
+    a, b = cached_store(root, cache), cached_store(root, cache)
+    monkeypatch.setattr(colcache, "MIN_BYTES", 1 << 40)  # b parses before any entry exists...
+    b.parsed("r")
+    monkeypatch.setattr(colcache, "MIN_BYTES", 1 << 20)
+    a.parsed("r")  # ... and a writes one
+    (first,) = entries(cache)
+    with open(path, "a") as f:
+        f.write("60000,60,0.5,0.7\n")
+    b.apply([str(path)])
+    (now,) = entries(cache)
+    assert b.columns.state()["written"] == 0 and b.columns.state()["extended"] == 1
+    assert now["gen"] == first["gen"] and now["offset"] == os.path.getsize(path)
+    loss = b.get("r", refresh=False).series()["loss"]
+    assert isinstance(loss.y, Column) and len(loss.y.tail) == 0 and len(loss) == 60_001
+    plain = RunStore(str(root))
+    plain.scan()
+    assert b.metrics("r") == cached_store(root, cache).metrics("r") == plain.metrics("r")
+
+
 @pytest.mark.parametrize("damage", ["manifest", "truncated", "magic", "count", "swapped"])
 def test_a_corrupt_or_foreign_entry_is_ignored_and_rebuilt(tmp_path, damage):
     root, cache = tmp_path / "root", tmp_path / "cache"

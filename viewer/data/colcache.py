@@ -175,8 +175,9 @@ class ColumnCache:
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # another worker writes this entry now
+            except BlockingIOError:  # another worker writes this entry now: ask again later
+                self.records[src] = Record(rec and rec.gen, src.table.generation, offset)
+                return False
             return self._write(src, d, rec, offset)
         except OSError as e:
             return self._failed(e)
@@ -198,17 +199,25 @@ class ColumnCache:
         if st.st_size < offset or head != src.lines.signature:
             return False  # changed since this read: the next refresh starts over
         old = _manifest(d)
-        names = list(src.table.series)
-        if old is not None and old.get("gen") == (rec and rec.gen) and old["offset"] <= offset \
-                and [e["name"] for e in old["series"]] == names[:len(old["series"])] \
-                and all(e["n"] <= len(src.table.series[e["name"]]) for e in old["series"]):
+        series = src.table.series
+        names = list(series)
+        theirs = [(e["name"], e["n"]) for e in old["series"]] if old is not None else []
+        ours = [(name, len(series[name])) for name in names]
+        mine = old is not None and old.get("gen") == (rec and rec.gen)
+        if old is not None and old["offset"] >= offset and self._sound(src, old, d) \
+                and ours == [(n, min(c, k)) for (n, c), (_, k) in zip(theirs, ours)]:
+            # this file as far already (another worker's entry, or ours): share its pages
+            for k, (name, n) in enumerate(ours):
+                _rebase(series[name], _map(d, old["series"][k]["file"], old["gen"], n))
+            self.records[src] = Record(old["gen"], src.table.generation, offset)
+            return False
+        elif old is not None and old["offset"] < offset and (mine or self._sound(src, old, d)) \
+                and theirs == [(n, min(c, k)) for (n, c), (_, k) in zip(ours, theirs)]:
+            # ours or another worker's entry of this very file, with fewer rows: extended
             gen, entries, kind = old["gen"], old["series"], "extended"
-        elif old is not None and old.get("offset", 0) >= offset and self._sound(src, old, d):
-            return False  # another worker wrote this file as far already
         else:
             gen, entries, kind = os.urandom(8).hex(), [], "written"
         entries = [dict(e) for e in entries]
-        series = src.table.series
         for k, name in enumerate(names):
             if k == len(entries):
                 entries.append({"name": name, "file": f"{gen}-{k}.rec", "n": 0})
