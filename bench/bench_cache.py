@@ -13,6 +13,8 @@ workers) the spt trees bench/bench_scale.py writes (cached in /tmp/tailboard-pee
 - ``rss_<w>w_<cache>_mb`` / ``pss_...``: summed RSS and PSS of gunicorn's processes once each of
   ``w`` workers (1, 4) answered the big run's metrics, with the cache (``mapped``: entry warm)
   and without (``off``). RSS counts a shared page in each process; PSS divides it among them;
+- ``inproc_*``: in the bench's own process, ``RunStore.parsed`` of the big run parsing (empty
+  cache) and mapping (entry warm), each followed by its first ``metrics`` (downsampling);
 - ``pages_rss_mb``: RSS after opening ``--pages`` different run pages one after another (page,
   then its metrics), ``VIEWER_MEMORY_MB=512``, cold and warm cache, and 6 s later (heap trim).
 """
@@ -117,6 +119,29 @@ def _rss(pid):
         return 0
 
 
+def in_process(big, rid):
+    """In this process, same load: ``RunStore.parsed`` of the big run parsing (empty cache), then
+    mapping (a new store, the entry warm), each followed by its first ``metrics`` answer."""
+    sys.path.insert(0, REPO)
+    from viewer.data.cachedir import CacheDir
+    from viewer.data.store import RunStore
+
+    out, cache = {}, tempfile.mkdtemp(prefix="tailboard-bench-cache-")
+    try:
+        for kind in ("parse", "map"):
+            store = RunStore(big, cache=CacheDir(cache, big))
+            store.scan()
+            t0 = time.perf_counter()
+            store.parsed(rid)
+            out[f"inproc_{kind}_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            store.metrics(rid)
+            out[f"inproc_metrics_after_{kind}_s"] = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--big", type=int, default=1_000_000)
@@ -156,6 +181,7 @@ def main(argv=None):
                     stop(p)
                 print(f"# {w} worker(s), cache {kind}: rss {out[f'rss_{w}w_{kind}_mb']:.0f} MB, "
                       f"pss {out[f'pss_{w}w_{kind}_mb']:.0f} MB", flush=True)
+        out.update(in_process(big, rid))
         ids = sorted(d for d in os.listdir(many) if not d.startswith("."))[: args.pages]
         pages_cache = tempfile.mkdtemp(prefix="tailboard-bench-cache-")
         for kind in ("cold", "warm"):

@@ -17,12 +17,13 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from test_parse_properties import SETTINGS, csv_file, cuts, fresh, result, write_incrementally
+from test_parse_properties import SETTINGS, csv_file, cuts, fresh, jsonl_file, result
 from conftest import REPO, viewer_app
 from live_clients import start_server, stop_server
 from viewer.data import colcache
 from viewer.data.cachedir import CacheDir
 from viewer.data.columns import Column
+from viewer.data.formats.csvmetrics import CsvSource
 from viewer.data.store import RunStore
 
 
@@ -120,6 +121,44 @@ def test_a_run_read_through_the_cache_gives_the_points_of_a_fresh_parse(tmp_path
     assert result(again) == fresh(tmp_path, path)
 
 
+@SETTINGS
+@given(data=st.data(), body=jsonl_file(), again=jsonl_file())
+def test_jsonl_read_through_the_cache_gives_the_points_of_a_fresh_parse(tmp_path, every_file, data, body, again):
+    """metrics.jsonl: appends in any pieces with restarts between, then truncated and written
+    again, either seen by the viewer or behind it while none runs."""
+    root, cache = tmp_path / "live", tmp_path / "cache"
+    for d in (root, cache):
+        shutil.rmtree(d, ignore_errors=True)
+    (root / "r").mkdir(parents=True)
+    path = root / "r" / "metrics.jsonl"
+    path.write_bytes(b"")
+    store = [cached_store(root, cache)]
+
+    def write(data_, start=0):
+        for end in data.draw(cuts(data_)) + [len(data_)]:
+            if end > start:
+                with open(path, "ab") as f:
+                    f.write(data_[start:end])
+                store[0].apply([str(path)])
+                if data.draw(st.booleans()):
+                    store[0] = cached_store(root, cache)
+                store[0].parsed("r")
+                start = end
+
+    write(body)
+    keep = data.draw(st.integers(0, len(body)))
+    with open(path, "r+b") as f:
+        f.truncate(keep)
+    behind = data.draw(st.booleans())
+    if not behind:
+        store[0].apply([str(path)])
+    write(again)
+    if behind:
+        store[0] = cached_store(root, cache)
+    assert result(store[0]) == fresh(tmp_path, path)
+    assert result(cached_store(root, cache)) == fresh(tmp_path, path)
+
+
 def test_rows_without_a_step_go_on_counting_after_a_restart(tmp_path, every_file):
     """No step column: x is the row number, which the entry carries on."""
     root, cache = tmp_path / "root", tmp_path / "cache"
@@ -170,13 +209,13 @@ def test_an_append_extends_the_entry_and_a_restart_reads_only_the_new_rows(tmp_p
         f.write("75000,75,0.5,0.7\n")
     store.apply([str(path)])
     reads = []
-    real = colcache.CsvSource._parse
+    real = CsvSource._parse
 
     def counting(self, text):
         reads.append(len(text))
         return real(self, text)
 
-    monkeypatch.setattr(colcache.CsvSource, "_parse", counting)
+    monkeypatch.setattr(CsvSource, "_parse", counting)
     again = cached_store(root, cache)
     assert again.metrics("r") == store.metrics("r")
     assert reads == [len("75000,75,0.5,0.7\n")]  # only what the entry did not hold was parsed

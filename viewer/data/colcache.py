@@ -1,4 +1,4 @@
-"""The column cache: parsed CSV metrics kept as memory-mappable files outside the runs folder.
+"""The column cache: parsed metrics (CSV, JSONL) kept as memory-mappable files outside the runs folder.
 
 A restart, or a second gunicorn worker, maps what one parse wrote instead of parsing again:
 ``restore(src)`` before a source's first read gives it the cached series (views of the
@@ -30,10 +30,9 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 
+from . import colstate
+from .columns import rebase
 from .cooperative import turn
-from .columns import Column
-from .formats.base import Series, safe_text
-from .formats.csvmetrics import CsvSource
 from .paths import open_regular
 
 VERSION = 1
@@ -55,12 +54,9 @@ class Record:
     offset: int
 
 
-def cacheable(src):
-    return isinstance(src, CsvSource)
-
-
 def reader_id(src):
-    return f"{type(src).__module__}.{type(src).__qualname__}/{VERSION}/{'|'.join(src.step_keys)}"
+    keys = "|".join(getattr(src, "step_keys", ()))
+    return f"{type(src).__module__}.{type(src).__qualname__}/{VERSION}.{colstate.of(src).version}/{keys}"
 
 
 def _sha(b):
@@ -108,7 +104,8 @@ class ColumnCache:
     def restore(self, src):
         """Give a source that has read nothing yet the cached series and reader state; True
         when it did (the source then reads on from the cached offset)."""
-        if not cacheable(src) or src.header is not None or src.lines.offset or not self.where:
+        state = colstate.of(src)
+        if state is None or state.started(src) or not self.where:
             return False
         d = self._dir(src)
         m = _manifest(d)
@@ -116,9 +113,9 @@ class ColumnCache:
             return False
         try:
             head, series = self._usable(src, m, d)
-            _apply(src, m["state"], int(m["offset"]), head, series)
+            state.apply(src, m["state"], int(m["offset"]), head, series)
         except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-            src.drop()  # whatever was half applied: the source reads from the start
+            state.reset(src)  # whatever was half applied: the source reads from the start
             self.counts["rejected"] += 1
             self.rejection = f"{type(e).__name__}: {e}"
             return False
@@ -158,7 +155,8 @@ class ColumnCache:
 
     def save(self, src):
         """After a read: write a new entry, or extend the current one; True when it wrote."""
-        if self.stopped or not cacheable(src) or src.header is None or not self.where:
+        state = colstate.of(src)
+        if self.stopped or state is None or not state.started(src) or not self.where:
             return False
         rec = self.records.get(src)
         if rec is not None and rec.table_gen != src.table.generation:
@@ -208,7 +206,7 @@ class ColumnCache:
                 and ours == [(n, min(c, k)) for (n, c), (_, k) in zip(theirs, ours)]:
             # this file as far already (another worker's entry, or ours): share its pages
             for k, (name, n) in enumerate(ours):
-                _rebase(series[name], _map(d, old["series"][k]["file"], old["gen"], n))
+                rebase(series[name], _map(d, old["series"][k]["file"], old["gen"], n))
             self.records[src] = Record(old["gen"], src.table.generation, offset)
             return False
         elif old is not None and old["offset"] < offset and (mine or self._sound(src, old, d)) \
@@ -227,7 +225,7 @@ class ColumnCache:
         m = {"magic": "tailboard-columns", "version": VERSION, "reader": reader_id(src), "path": src.path,
              "dev": st.st_dev, "ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
              "offset": offset, "head_sha": _sha(head), "tail_sha": _sha(tail), "gen": gen,
-             "state": _snapshot(src), "series": entries}
+             "state": colstate.of(src).snapshot(src), "series": entries}
         _replace(d, "manifest.json", json.dumps(m).encode())
         if old is not None and old.get("gen") != gen:
             for e in old.get("series", ()):
@@ -236,7 +234,7 @@ class ColumnCache:
         self.records[src] = Record(gen, src.table.generation, offset)
         for e in entries:  # the parsed points become views of the pages just written
             s = series[e["name"]]
-            _rebase(s, _map(d, e["file"], gen, e["n"]))
+            rebase(s, _map(d, e["file"], gen, e["n"]))
         return True
 
 
@@ -324,37 +322,3 @@ def _unlink(path):
         os.unlink(path)
     except OSError:
         pass
-
-
-# -- a CSV source's state --------------------------------------------------------------------
-
-def _snapshot(src):
-    lines = src.lines
-    return {"header": src.header, "sep": src.sep, "rows": src.rows,
-            "axes": [src.step_i, src.epoch_i, src.time_i], "cols": [[i, n] for i, n, _ in src.cols],
-            "columnar": src.columnar, "bad_rows": src.bad_rows, "first_bad": src.first_bad,
-            "skipping": lines.skipping, "long_lines": lines.long_lines, "signed": lines.signed,
-            "sig_len": len(lines.signature)}
-
-
-def _apply(src, st, offset, head, series):
-    src.header, src.sep, src.rows = list(st["header"]), st["sep"], int(st["rows"])
-    src.step_i, src.epoch_i, src.time_i = st["axes"]
-    src.columnar, src.bad_rows, src.first_bad = bool(st["columnar"]), int(st["bad_rows"]), st["first_bad"]
-    table = src.table
-    table.series = {}
-    for name, rows in series:
-        s = table.series[name] = Series()
-        _rebase(s, rows)
-    src.cols = [[i, n, table.series.get(safe_text(n))] for i, n in st["cols"]]
-    lines = src.lines
-    lines.offset, lines.signature, lines.signed = offset, head, bool(st["signed"])
-    lines.skipping, lines.long_lines = bool(st["skipping"]), int(st["long_lines"])
-
-
-def _rebase(s, rows):
-    """Series ``s``'s first ``len(rows)`` points become views of ``rows``; the rest stay appended."""
-    n = len(rows)
-    for i, attr in enumerate(("step", "epoch", "time", "y")):
-        col = getattr(s, attr)
-        setattr(s, attr, Column(rows[:, i], col[n:] if len(col) > n else None))

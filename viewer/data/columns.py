@@ -98,3 +98,12 @@ class Column:
 def mapped_bytes(col):
     """Bytes of ``col`` that are a mapped file's pages (0 for an ``array('d')``)."""
     return getattr(col, "mapped_bytes", 0)
+
+
+def rebase(s, rows):
+    """Series ``s``'s first ``len(rows)`` points become views of ``rows`` (an (n, 4) array of
+    step, epoch, time, y records); the points after them stay appended."""
+    n = len(rows)
+    for i, attr in enumerate(("step", "epoch", "time", "y")):
+        col = getattr(s, attr)
+        setattr(s, attr, Column(rows[:, i], col[n:] if len(col) > n else None))
