@@ -245,6 +245,27 @@ def test_a_worker_that_parsed_alongside_extends_and_shares_the_other_entry(tmp_p
     assert b.metrics("r") == cached_store(root, cache).metrics("r") == plain.metrics("r")
 
 
+def test_an_evicted_run_lets_its_pages_go(tmp_path, every_file):
+    """Past the memory budget the least recently asked run is evicted: its cache files are no
+    longer mapped (its points no longer count in the worker's RSS)."""
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    for r in range(3):
+        big_run(root, rows=5_000, rid=f"run{r}")
+    store = RunStore(str(root), memory_mb=1.5 * 5_000 * 2 * 32 / 2**20, cache=CacheDir(str(cache), str(root)))
+    store.scan()
+
+    def mapped(rid):
+        (m,) = [m for m in entries(cache) if m["path"].endswith(f"{rid}/metrics.csv")]
+        return any(e["file"] in open("/proc/self/maps").read() for e in m["series"])
+
+    store.metrics("run0", x="step", start=10, end=20)  # a zoom: the store keeps facts about its x
+    assert mapped("run0")
+    store.metrics("run1")
+    store.metrics("run2")
+    assert store.budget.evictions >= 1 and not store.get("run0", refresh=False).parsed
+    assert not mapped("run0") and mapped("run2")
+
+
 @pytest.mark.parametrize("damage", ["manifest", "truncated", "magic", "count", "swapped"])
 def test_a_corrupt_or_foreign_entry_is_ignored_and_rebuilt(tmp_path, damage):
     root, cache = tmp_path / "root", tmp_path / "cache"

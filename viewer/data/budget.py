@@ -18,9 +18,10 @@ from collections import OrderedDict
 
 
 class SeriesBudget:
-    def __init__(self, limit_bytes, kept=lambda: ()):
+    def __init__(self, limit_bytes, kept=lambda: (), evicted=lambda run: None):
         self.limit = int(limit_bytes)
         self.kept = kept          # callable: folders of the runs open pages follow
+        self.evicted = evicted    # called with each run unloaded: whoever keeps facts about its series lets go
         self.lock = threading.Lock()
         self.lru: OrderedDict = OrderedDict()  # run id -> Run, least recently asked first
         self.evictions = 0
@@ -63,6 +64,7 @@ class SeriesBudget:
             if r is keep or r.id not in sizes or r.path in kept:
                 continue
             r.unload()
+            self.evicted(r)
             total -= sizes[r.id]
             evicted += 1
             with self.lock:

@@ -67,7 +67,8 @@ class RunStore:
         """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
         giving the folders of the runs open pages follow, never evicted; ``cache``: the
         ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache)."""
-        self.budget = SeriesBudget(float(memory_mb) * 2**20, kept)
+        # an evicted run's AxisOrders go with it: each holds its Series, whose points would stay
+        self.budget = SeriesBudget(float(memory_mb) * 2**20, kept, evicted=self._forget_orders)
         self.columns = ColumnCache(cache) if cache else None
         if self.columns is not None:
             self.columns.warm()
@@ -148,11 +149,14 @@ class RunStore:
                     self._drop(run, changes)
         return changes
 
+    def _forget_orders(self, run):
+        for key in [k for k in list(self._orders) if k[0] == run.id]:
+            self._orders.pop(key, None)
+
     def _drop(self, run, changes):
         self.budget.forget(run.id)
         self._reported.pop(run.id, None)
-        for key in [k for k in self._orders if k[0] == run.id]:
-            self._orders.pop(key, None)
+        self._forget_orders(run)
         self._runs.pop(run.id, None)
         self._by_path.pop(run.path, None)
         changes.removed.append(run.id)
