@@ -133,8 +133,8 @@ class RunStore:
             with self.lock:
                 run = self._runs.get(found.id)
                 if run is None:
-                    run = self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock,
-                                                             self.columns)
+                    run = Run(found, self.root, self.stale_after, self.clock, self.columns)
+                    self._runs[found.id] = run
                     self._by_path[run.path] = run
                     changes.added.append(found.id)
                 elif run.signature != found_signature(found):
