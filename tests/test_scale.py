@@ -250,7 +250,7 @@ def test_healthz_reports_the_budget_and_its_use(tmp_path):
     with viewer_app(tree(tmp_path)) as app:
         client = app.test_client()
         h = client.get("/healthz").get_json()
-        assert h["memory"] == {"budget_mb": 512, "used_mb": 0, "parsed_runs": 0, "evictions": 0}
+        assert h["memory"] == {"budget_mb": 512, "used_mb": 0, "mapped_mb": 0, "parsed_runs": 0, "evictions": 0}
         assert client.get("/api/runs/run0/metrics").status_code == 200
         h = client.get("/healthz").get_json()
         assert h["memory"]["parsed_runs"] == 1 and h["memory"]["used_mb"] > 0

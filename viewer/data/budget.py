@@ -6,6 +6,10 @@ add up: past the budget the run asked for least recently gives its series back
 (``Run.unload``), except the runs an open page follows (``kept``: their folders, as the live
 layer's Interest knows them) and the run being answered. An evicted run is parsed again
 on its next ask; its listing stays live from the offsets the glance kept.
+
+Points mapped from the column cache weigh as much as parsed ones: shared with the other
+workers as they are, their pages are resident in this process's RSS. Evicting such a run
+costs little to undo (its next ask maps the entry again); ``mapped_mb`` tells them apart.
 """
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from collections import OrderedDict
 
 
 class SeriesBudget:
-    def __init__(self, limit_bytes, kept=lambda: ()):
+    def __init__(self, limit_bytes, kept=lambda: (), evicted=lambda run: None):
         self.limit = int(limit_bytes)
         self.kept = kept          # callable: folders of the runs open pages follow
+        self.evicted = evicted    # called with each run unloaded: whoever keeps facts about its series lets go
         self.lock = threading.Lock()
         self.lru: OrderedDict = OrderedDict()  # run id -> Run, least recently asked first
         self.evictions = 0
@@ -32,10 +37,10 @@ class SeriesBudget:
         with self.lock:
             self.lru.pop(run_id, None)
 
-    def used(self):
+    def used(self, kind="all"):
         with self.lock:
             runs = list(self.lru.values())
-        return sum(r.series_bytes() for r in runs)
+        return sum(r.series_bytes(kind) for r in runs)
 
     def trim(self, keep=None):
         """Evict least recently used runs until the parsed series fit (the kept ones never)."""
@@ -59,6 +64,7 @@ class SeriesBudget:
             if r is keep or r.id not in sizes or r.path in kept:
                 continue
             r.unload()
+            self.evicted(r)
             total -= sizes[r.id]
             evicted += 1
             with self.lock:
@@ -71,4 +77,5 @@ class SeriesBudget:
         with self.lock:
             n = len(self.lru)
         return {"budget_mb": round(self.limit / 2**20, 1), "used_mb": round(self.used() / 2**20, 3),
+                "mapped_mb": round(self.used("mapped") / 2**20, 3),  # of which column cache pages (shared)
                 "parsed_runs": n, "evictions": self.evictions}

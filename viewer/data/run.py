@@ -8,6 +8,7 @@ import threading
 import time
 
 from . import paths
+from .columns import mapped_bytes
 from .discovery import rediscover
 from .formats.base import SourceError, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind, stream_rank
@@ -37,8 +38,9 @@ class Run:
 
     changes = 0  # bumped with every run's version (a lost race still moves it)
 
-    def __init__(self, found, root, stale_after=300.0, clock=time.time):
+    def __init__(self, found, root, stale_after=300.0, clock=time.time, columns=None):
         self.id = found.id
+        self.columns = columns    # the column cache (colcache.ColumnCache), or None
         self.path = found.path
         self.root = root
         self.stale_after = stale_after
@@ -177,7 +179,11 @@ class Run:
                     changed |= bool(src.glance.refresh()) and glancing
                     if glancing and src.glance.usable:
                         continue
+                if self.columns is not None:  # a first read maps what a parse wrote before
+                    changed |= self.columns.restore(src)
                 changed |= bool(src.refresh())
+                if self.columns is not None:
+                    self.columns.save(src)
             except SourceError as e:
                 errors.append(str(e))
             except OSError as e:
@@ -224,13 +230,16 @@ class Run:
                 if src.glance.usable and hasattr(src, "drop"):
                     src.drop()
 
-    def series_bytes(self):
-        """Bytes held by the parsed series: four float64 arrays a point, as allocated (an
-        array grown by appends holds some room ahead)."""
+    def series_bytes(self, kind="all"):
+        """Bytes held by the parsed series, four float64 arrays a point: ``anon`` as allocated in
+        this process (an array grown by appends holds some room ahead), ``mapped`` the points
+        that are views of the column cache's pages (shared by every worker, but resident in
+        each one's RSS), ``all`` both: what the memory budget weighs."""
         if not self.parsed:
             return 0
-        return sum(sys.getsizeof(a) for src in self.sources for s in src.table.series.values()
-                   for a in (s.step, s.epoch, s.time, s.y))
+        sizes = {"anon": (sys.getsizeof,), "mapped": (mapped_bytes,), "all": (sys.getsizeof, mapped_bytes)}[kind]
+        return sum(size(a) for src in self.sources for s in src.table.series.values()
+                   for a in (s.step, s.epoch, s.time, s.y) for size in sizes)
 
     def take_report(self):
         """(version, paths changed since the last call): what the store has yet to announce.

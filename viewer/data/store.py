@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from . import paths as beneath  # not ``paths``: apply() takes a list of that name
 from .budget import SeriesBudget
+from .colcache import ColumnCache
 from .cooperative import each, turn
 from .discovery import walk
 from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
@@ -63,10 +64,15 @@ class Changes:
 
 
 class RunStore:
-    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: ()):
+    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: (), cache=None):
         """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
-        giving the folders of the runs open pages follow, never evicted."""
-        self.budget = SeriesBudget(float(memory_mb) * 2**20, kept)
+        giving the folders of the runs open pages follow, never evicted; ``cache``: the
+        ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache)."""
+        # an evicted run's AxisOrders go with it: each holds its Series, whose points would stay
+        self.budget = SeriesBudget(float(memory_mb) * 2**20, kept, evicted=self._forget_orders)
+        self.columns = ColumnCache(cache) if cache else None
+        if self.columns is not None:
+            self.columns.warm()
         self.root = os.path.realpath(root)
         beneath.confine(self.root)  # readers' opens under it stay beneath it (see paths.py)
         self.stale_after = stale_after
@@ -132,7 +138,8 @@ class RunStore:
             with self.lock:
                 run = self._runs.get(found.id)
                 if run is None:
-                    run = self._runs[found.id] = Run(found, self.root, self.stale_after, self.clock)
+                    run = Run(found, self.root, self.stale_after, self.clock, self.columns)
+                    self._runs[found.id] = run
                     self._by_path[run.path] = run
                     if self.tapping:  # a run new while watching: its first rows are news too
                         run.tap(fresh=self.scans > 0)
@@ -149,11 +156,14 @@ class RunStore:
                     self._drop(run, changes)
         return changes
 
+    def _forget_orders(self, run):
+        for key in [k for k in list(self._orders) if k[0] == run.id]:
+            self._orders.pop(key, None)
+
     def _drop(self, run, changes):
         self.budget.forget(run.id)
         self._reported.pop(run.id, None)
-        for key in [k for k in self._orders if k[0] == run.id]:
-            self._orders.pop(key, None)
+        self._forget_orders(run)
         self._runs.pop(run.id, None)
         self._by_path.pop(run.path, None)
         changes.removed.append(run.id)

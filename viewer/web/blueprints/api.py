@@ -109,5 +109,6 @@ def healthz():
                    watcher_role=w["role"], pid=os.getpid(),  # which worker answered, and its part
                    runs=v.store.count(), scan=v.store.scan_state, streams=v.bus.count(),
                    memory=v.store.budget.state(),  # parsed series against VIEWER_MEMORY_MB
-                   cache=v.cache.state(),  # VIEWER_CACHE_DIR, or why there is none
+                   cache={**v.cache.state(),  # VIEWER_CACHE_DIR, or why there is none
+                          "columns": v.store.columns.state() if v.store.columns else None},
                    alerts=v.alerts.health() if v.alerts is not None else None)  # rules, state, webhook
