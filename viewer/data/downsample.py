@@ -16,10 +16,11 @@ from itertools import islice
 
 import numpy as np
 
-from .cooperative import Turns
+from .cooperative import Turns, each
 from .numbers import all_finite
 
 EPS = float(np.finfo(np.float64).eps)
+PURGED_AXES = ("step", "epoch")  # a restart logs steps again; wall time never goes back
 
 
 def select(xs, ys, start=None, end=None):
@@ -185,3 +186,17 @@ def downsample(xs, ys, idx, points, xscale="linear"):
         return _buckets(x, y, starts)
     vals = _nullable(y)
     return x.tolist(), vals, list(vals), list(vals)
+
+
+def series_answer(xs, ys, idx, points, xscale="linear", purged=None):
+    """One series of a metrics answer (docs/api.md): the points at ``idx`` downsampled, whole
+    x values as integers, ``count`` the points chosen, ``purged`` when a restart dropped some."""
+    X, Y, lo, hi = downsample(xs, ys, idx, points, xscale)
+    out = {"x": [_int_if_whole(v) for v in each(X, 4096)], "y": Y, "ymin": lo, "ymax": hi, "count": len(idx)}
+    if purged is not None:
+        out["purged"] = purged
+    return out
+
+
+def _int_if_whole(v):
+    return int(v) if math.isfinite(v) and v == int(v) and abs(v) < 2**53 else v

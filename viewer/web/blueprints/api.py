@@ -58,7 +58,8 @@ def run_path(path):
         names = glue.list_arg("names", strip=False) or None
         return json_response(store().metrics(
             rid, names=names, points=glue.int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
-            x=request.args.get("x", "step"), start=glue.float_arg("start"), end=glue.float_arg("end")))
+            x=request.args.get("x", "step"), start=glue.float_arg("start"), end=glue.float_arg("end"),
+            xscale=request.args.get("xscale", "linear"), coarse_ok=glue.flag_arg("coarse")))
     if action == "metrics.csv":
         return metrics_csv(rid)
     if action == "logs":
