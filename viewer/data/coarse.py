@@ -18,7 +18,7 @@ import os
 import threading
 import time
 
-from .cooperative import in_background
+from .cooperative import in_background, turn
 from .downsample import PURGED_AXES, non_decreasing, restart_kept, select, series_answer
 from .formats import fastcsv
 from .formats.base import MetricTable, open_regular, stat_or_none
@@ -94,6 +94,7 @@ def sample_file(path, step_keys):
     for data in chunks:
         reader.rows = int(NO_STEP)  # ``_parse`` numbers rows without a step from here
         reader._parse(data.decode("utf-8", errors="replace"))
+        turn()  # a block is a few milliseconds of parsing: other connections get a turn
     return _without_stepless(reader.table)
 
 
