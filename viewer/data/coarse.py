@@ -149,7 +149,8 @@ class FirstAnswers:
 
     def _parse(self, run):
         try:
-            while not fastcsv.ready():
+            deadline = time.monotonic() + 30  # after that, chunks take the pure-Python path
+            while not fastcsv.ready() and fastcsv.available and time.monotonic() < deadline:
                 time.sleep(0.005)  # polars is being imported in its own thread: turns, not a stall
             run.refresh()
             self.store.parse_and_prime(run)

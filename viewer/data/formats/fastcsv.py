@@ -42,7 +42,10 @@ def preload():
 
     from ..cooperative import os_thread
 
-    os_thread(run, "tailboard-preload")
+    try:
+        os_thread(run, "tailboard-preload")
+    except RuntimeError:  # no thread to be had: the first big chunk imports it, as before
+        _preload = None
 
 
 def ready():
