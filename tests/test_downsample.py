@@ -72,6 +72,7 @@ def series(draw):
 @example((array("d", [0, 1, 2, 3]), array("d", [1.0, 7.0, math.nan, 2.0]), range(4), 1))  # the spike beside a gap
 @example((array("d", [0, 1, 2, 3]), array("d", [math.inf, 3.0, -1.0, math.nan]), [0, 1, 2, 3], 2))
 @example((array("d", [0, 1, 2, 3]), array("d", [1e300, 1.0, -1e300, 2.0]), range(4), 1))  # values that cancel: mean 0.75
+@example((array("d", [0, 1, 2, 3]), array("d", [1e5, 0.1, -1e5, 0.3]), range(4), 1))  # cancel a little: 0.1, not 0.1000000000022
 def test_every_point_is_in_exactly_one_bucket_and_each_band_keeps_its_extremes(case):
     xs, ys, idx, points = case
     X, Y, lo, hi = downsample(xs, ys, idx, points)
@@ -189,6 +190,7 @@ def log_series(draw):
 @given(log_series())
 @example((array("d", [0, 1, 2, 3, 10, 100, 1000, 10000]), array("d", [9, 1, 2, 3, 4, 5, 6, 7]), 4))
 @example((array("d", [1, 2, 3, 4]), array("d", [1.7e308, 1.7e308, math.nan, 1.0]), 1))  # a sum past the float range
+@example((array("d", [5.0] * 6), array("d", [1, 2, 3, 4, 5, 6]), 3))  # one x: one bucket
 def test_log_x_buckets_are_even_in_log_space_and_leave_out_x_at_or_below_zero(case):
     xs, ys, points = case
     X, Y, lo, hi = downsample(xs, ys, range(len(xs)), points, xscale="log")
@@ -233,3 +235,6 @@ def test_log_x_gives_the_first_decades_their_own_points_and_an_unsorted_axis_its
     ys = array("d", [5.0, 1.0, 3.0, 6.0, 2.0, 4.0])
     X, Y, lo, hi = downsample(xs, ys, [0, 1, 2, 3, 4, 5], 3, xscale="log")
     assert X == [1.0, 10.0, 100.0] and Y == [1.5, 3.5, 5.5] and lo == [1.0, 3.0, 5.0] and hi == [2.0, 4.0, 6.0]
+    xs = array("d", [1, 100, 10, 1000, 2, 20])  # the first point the smallest: still out of order
+    X, Y, lo, hi = downsample(xs, ys, range(6), 3, xscale="log")
+    assert X == [1.0, 10.0, 100.0] and lo == [2.0, 3.0, 1.0] and hi == [5.0, 4.0, 6.0] and Y == [3.5, 3.5, 3.5]
