@@ -41,7 +41,11 @@ def expected_band(vals):
     finite = [v for v in vals if math.isfinite(v)]
     if not finite:
         return None, None, None
-    return math.fsum(finite) / len(finite), min(finite), max(finite)
+    try:
+        mean = math.fsum(finite) / len(finite)
+    except OverflowError:  # a sum past the float range; the mean is not
+        mean = math.fsum(v / len(finite) for v in finite)
+    return mean, min(finite), max(finite)
 
 
 @st.composite
@@ -67,6 +71,8 @@ def series(draw):
 @example((array("d", [0, 1, 2, 3]), array("d", [1.0, 5.0, 1.0, 9.0]), range(4), 2))  # a bucket's last point is its max
 @example((array("d", [0, 1, 2, 3]), array("d", [1.0, 7.0, math.nan, 2.0]), range(4), 1))  # the spike beside a gap
 @example((array("d", [0, 1, 2, 3]), array("d", [math.inf, 3.0, -1.0, math.nan]), [0, 1, 2, 3], 2))
+@example((array("d", [0, 1, 2, 3]), array("d", [1e300, 1.0, -1e300, 2.0]), range(4), 1))  # values that cancel: mean 0.75
+@example((array("d", [0, 1, 2, 3]), array("d", [1e5, 0.1, -1e5, 0.3]), range(4), 1))  # cancel a little: 0.1, not 0.1000000000022
 def test_every_point_is_in_exactly_one_bucket_and_each_band_keeps_its_extremes(case):
     xs, ys, idx, points = case
     X, Y, lo, hi = downsample(xs, ys, idx, points)
@@ -164,3 +170,71 @@ def test_the_order_facts_of_an_axis_match_their_definitions(xs, start):
     tail = [x for x in xs[start:] if x == x]
     assert non_decreasing(xs, start) == all(a <= b for a, b in zip(tail, tail[1:]))
     assert has_nan(xs, start) == any(x != x for x in xs[start:])
+
+
+# -- log-x buckets: a log axis gives each decade the same room ---------------------------------
+
+@st.composite
+def log_series(draw):
+    """(xs, ys, points): increasing x spanning decades, a few of them <= 0 at the start."""
+    ys = draw(st.lists(VALUES, min_size=1, max_size=120))
+    x = draw(st.sampled_from([-2.0, 0.0, 1e-3, 1.0, 7.5]))
+    xs = []
+    for _ in ys:
+        xs.append(x)
+        x = draw(st.one_of(st.just(x + 1.0), st.floats(1.01, 10.0).map(lambda f, x=x: x * f if x > 0 else x + f)))
+    return array("d", xs), array("d", ys), draw(st.integers(1, len(ys) + 3))
+
+
+@SETTINGS
+@given(log_series())
+@example((array("d", [0, 1, 2, 3, 10, 100, 1000, 10000]), array("d", [9, 1, 2, 3, 4, 5, 6, 7]), 4))
+@example((array("d", [1, 2, 3, 4]), array("d", [1.7e308, 1.7e308, math.nan, 1.0]), 1))  # a sum past the float range
+@example((array("d", [5.0] * 6), array("d", [1, 2, 3, 4, 5, 6]), 3))  # one x: one bucket
+def test_log_x_buckets_are_even_in_log_space_and_leave_out_x_at_or_below_zero(case):
+    xs, ys, points = case
+    X, Y, lo, hi = downsample(xs, ys, range(len(xs)), points, xscale="log")
+    shown = [i for i, x in enumerate(xs) if x > 0]
+    assert len(X) == len(Y) == len(lo) == len(hi) <= points
+    if not shown:
+        assert X == []
+        return
+    px = [xs[i] for i in shown]
+    if len(shown) <= points:  # room for every point: drawn as logged
+        assert X == px and Y == lo == hi == [ys[i] if math.isfinite(ys[i]) else None for i in shown]
+        return
+    groups = buckets_of(px, X)
+    assert sum(map(len, groups)) == len(shown) and all(groups), "every point with x > 0 in exactly one bucket"
+    width = (math.log(px[-1]) - math.log(px[0])) / points
+    for b, g in enumerate(groups):
+        assert X[b] == px[g[0]], "a bucket's x is its first point's x"
+        span = math.log(px[g[-1]]) - math.log(px[g[0]])
+        assert span <= width * (1 + 1e-9) + 1e-12, f"bucket {b} spans {span} in log x, wider than {width}"
+        if b:
+            gap = math.log(px[g[0]]) - math.log(px[groups[b - 1][0]])
+            assert gap > 0
+        vals = [ys[shown[i]] for i in g]
+        mean, mn, mx = expected_band(vals)
+        assert (lo[b], hi[b]) == (mn, mx)
+        if mean is None:
+            assert Y[b] is None
+        else:
+            assert math.isclose(Y[b], mean, rel_tol=1e-12, abs_tol=1e-300), (vals, Y[b], mean)
+
+
+def test_log_x_gives_the_first_decades_their_own_points_and_an_unsorted_axis_its_buckets():
+    """Steps 0..9,999 on 40 points: a linear split draws steps 0, 250, 500...; a log one draws
+    step 1, 2, 3... on their own (step 0 has no place on a log axis)."""
+    xs = array("d", range(10_000))
+    ys = array("d", (1.0 / (1 + i) for i in range(10_000)))
+    X, Y, lo, hi = downsample(xs, ys, range(10_000), 40, xscale="log")
+    assert X[:3] == [1.0, 2.0, 3.0] and Y[:3] == [0.5, 1 / 3, 0.25]
+    assert downsample(xs, ys, range(10_000), 40)[0][:3] == [0.0, 250.0, 500.0]
+    # wall times going back (a clock reset): each bucket holds its points whatever their order
+    xs = array("d", [100, 1, 10, 1000, 2, 20])
+    ys = array("d", [5.0, 1.0, 3.0, 6.0, 2.0, 4.0])
+    X, Y, lo, hi = downsample(xs, ys, [0, 1, 2, 3, 4, 5], 3, xscale="log")
+    assert X == [1.0, 10.0, 100.0] and Y == [1.5, 3.5, 5.5] and lo == [1.0, 3.0, 5.0] and hi == [2.0, 4.0, 6.0]
+    xs = array("d", [1, 100, 10, 1000, 2, 20])  # the first point the smallest: still out of order
+    X, Y, lo, hi = downsample(xs, ys, range(6), 3, xscale="log")
+    assert X == [1.0, 10.0, 100.0] and lo == [2.0, 3.0, 1.0] and hi == [5.0, 4.0, 6.0] and Y == [3.5, 3.5, 3.5]

@@ -30,12 +30,14 @@ DEFAULTS = {
     "VIEWER_MEMORY_MB": 512,        # budget of parsed series per process; least recently used runs evicted
     "VIEWER_ALERTS": None,          # the alert rules file (TOML or YAML, outside the runs folder); unset: built-in rules; "off": no alerts
     "VIEWER_ALERT_WEBHOOK": None,   # URL each alert is POSTed to as JSON (Slack, Discord, Mattermost, ntfy)
+    "VIEWER_COARSE_MB": 4.0,        # metric files this big: a sampled first chart, full parse in the background (0: off)
     "VIEWER_CACHE_DIR": None,       # where the viewer may write (column cache, alert state); unset: $XDG_CACHE_HOME/tailboard; "off": none
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
          "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool", "VIEWER_LIVERELOAD": "bool",
-         "VIEWER_OPEN": "bool", "VIEWER_MEMORY_MB": float}
+         "VIEWER_OPEN": "bool", "VIEWER_MEMORY_MB": float,
+         "VIEWER_COARSE_MB": float}
 
 
 def _cast(key, value):

@@ -63,11 +63,15 @@ export function groupsOf(view) {
   return Array.from(out.values());
 }
 
-export async function fetchRun(view, run, range) {
+// range: [start, end] of a zoom (always full resolution); coarse: a big run not parsed yet may
+// answer at once with a sample ({coarse: true}), the full answer is then asked for again
+export async function fetchRun(view, run, range, coarse) {
   const u = new URL(run.url, location.href);
   u.searchParams.set("x", apiAxis(view));
   if (view.state.xmetric) u.searchParams.set("xmetric", view.state.xmetric);
   u.searchParams.set("points", String(view.points));
+  if (view.state.logx) u.searchParams.set("xscale", "log");   // buckets even in log x
+  if (coarse) u.searchParams.set("coarse", "1");
   if (range) {
     u.searchParams.set("start", String(range[0]));
     u.searchParams.set("end", String(range[1]));

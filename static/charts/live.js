@@ -13,14 +13,16 @@ export async function load(view) {
   const zoom = view.zoom;
   view.zoomGen++;      // a zoom fetch still out was asked of the old data
   view.loading = true;
-  const results = await Promise.allSettled(view.runs.map((r) => fetchRun(view, r)));
+  const results = await Promise.allSettled(view.runs.map((r) => fetchRun(view, r, null, true)));
   if (gen !== view.gen || views.get(view.el) !== view) return;
   view.loading = false;
   view.errors = [];
-  const data = new Map();
+  delete view.el.dataset.coarse;
+  const data = new Map(), coarse = [];
   results.forEach((res, i) => {
     if (res.status === "fulfilled") {
       data.set(view.runs[i].id, { series: res.value.series, t0: firstTime(res.value.series) });
+      if (res.value.coarse) coarse.push(view.runs[i]);
     } else view.errors.push(res.reason.message);
   });
   if (!data.size) {
@@ -33,6 +35,7 @@ export async function load(view) {
   view.zoom = null;
   build(view);
   offerXSeries(view);
+  if (coarse.length) { refine(view, coarse, gen); return; }   // live deltas wait for full resolution
   const queued = view.queue.splice(0);
   if (queued.some((msg) => !appendDelta(view, msg))) { load(view); return; }
   if (zoom) zoomTo(view, zoom.min, zoom.max);   // a reload keeps the user's zoom
@@ -61,6 +64,34 @@ function offerXSeries(view) {
     group.append(o);
   });
   group.hidden = !names.size;
+}
+
+// A coarse answer (a sample of a big run the server is still parsing) is drawn at once; the
+// full one is asked for now (the server answers it when parsed) and swapped in place: same
+// charts, setData, the user's zoom kept. A metric the sample missed rebuilds the tree.
+async function refine(view, runs, gen) {
+  view.loading = true;
+  view.el.dataset.coarse = "1";
+  const results = await Promise.allSettled(runs.map((r) => fetchRun(view, r)));
+  if (gen !== view.gen || views.get(view.el) !== view) return;
+  view.loading = false;
+  delete view.el.dataset.coarse;
+  const names = new Set(view.charts.keys());
+  let grew = false;
+  results.forEach((res, i) => {
+    if (res.status !== "fulfilled") { view.errors.push(res.reason.message); return; }
+    const series = res.value.series;
+    view.data.set(runs[i].id, { series, t0: firstTime(series) });
+    if (Object.keys(series).some((n) => !names.has(n))) grew = true;
+  });
+  const zoom = view.zoom;
+  if (grew) { build(view); if (zoom) zoomTo(view, zoom.min, zoom.max); }
+  else view.charts.forEach((c) => { if (c.plot || c.empty) draw(c, !view.zoom); });
+  materialize(view);
+  offerXSeries(view);
+  view.el.dataset.refined = String(Number(view.el.dataset.refined || 0) + 1);
+  const queued = view.queue.splice(0);
+  if (queued.some((msg) => !appendDelta(view, msg))) load(view);
 }
 
 // ---- live: `metrics` deltas append in place; what cannot be appended re-fetches -----------

@@ -50,3 +50,27 @@ def turn():
     """A turn for whoever runs now, if one is due (a loop that cannot keep its own ``Turns``:
     between parsed chunks, between runs of a scan, between pieces of a log)."""
     _shared()
+
+
+def os_thread(fn, name="tailboard"):
+    """Run ``fn()`` in a real OS thread, even in a gevent worker (whose ``threading`` makes
+    greenlets): for work that would hold the hub, such as importing a big C extension."""
+    import sys
+    import threading
+
+    start = None
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        start = monkey.get_original("_thread", "start_new_thread")
+    if start is None:
+        threading.Thread(target=fn, name=name, daemon=True).start()
+    else:
+        start(fn, ())
+
+
+def in_background(fn, name="tailboard"):
+    """Run ``fn()`` beside the requests: a greenlet in a gevent worker (it must take turns),
+    a daemon thread otherwise."""
+    import threading
+
+    threading.Thread(target=fn, name=name, daemon=True).start()

@@ -5,7 +5,6 @@ bytes appended since the last), and answers in plain dicts and bytes; it knows n
 """
 from __future__ import annotations
 
-import math
 import os
 import stat
 import threading
@@ -16,17 +15,20 @@ from typing import NamedTuple
 from . import paths as beneath  # not ``paths``: apply() takes a list of that name
 from .budget import SeriesBudget
 from .colcache import ColumnCache
+from .coarse import FirstAnswers
 from .cooperative import each, turn
 from .discovery import walk
-from .downsample import downsample, has_nan, non_decreasing, restart_kept, select, select_kept, select_sorted
+from .downsample import (PURGED_AXES, has_nan, int_if_whole, non_decreasing, restart_kept, select, select_kept,
+                         select_sorted, series_answer)
 from .errors import BadRequest, NotFound
+from .formats import fastcsv
 from .formats.media import MEDIA_DIRS
 from .run import Run, found_signature
 from .tailing import iter_window, open_tail, read_tail
 from .xjoin import restart_xs, series_by
 
 AXES = ("step", "epoch", "time")
-PURGED_AXES = ("step", "epoch")  # a restart logs steps again; wall time never goes back
+XSCALES = ("linear", "log")
 MAX_POINTS = 100_000  # one answer must not hold the server for seconds
 
 
@@ -64,15 +66,18 @@ class Changes:
 
 
 class RunStore:
-    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: (), cache=None):
+    def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: (), cache=None,
+                 coarse_mb=4.0):
         """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
         giving the folders of the runs open pages follow, never evicted; ``cache``: the
-        ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache)."""
+        ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache); ``coarse_mb``:
+        metric files this big get a coarse first answer and a background parse (VIEWER_COARSE_MB, 0: never)."""
         # an evicted run's AxisOrders go with it: each holds its Series, whose points would stay
         self.budget = SeriesBudget(float(memory_mb) * 2**20, kept, evicted=self._forget_orders)
         self.columns = ColumnCache(cache) if cache else None
         if self.columns is not None:
             self.columns.warm()
+        self.first = FirstAnswers(self, coarse_mb)  # big runs: a sample at once, parsed in the background
         self.root = os.path.realpath(root)
         beneath.confine(self.root)  # readers' opens under it stay beneath it (see paths.py)
         self.stale_after = stale_after
@@ -123,6 +128,8 @@ class RunStore:
                 self.scan_state = {"phase": "loading", "total": len(runs), "done": i}
             self._refresh_into(run, changes)
             turn()  # under gevent: the other connections get a turn when one is due
+        if first and any(self.first.big(run) for run in runs):
+            fastcsv.preload()  # its first chart will want polars: import it now, off the hub
         self.scan_state = {"phase": "done", "total": len(runs), "done": len(runs)}
         self.scans += 1
         return changes
@@ -299,16 +306,24 @@ class RunStore:
 
     def follow(self, run_ids):
         """A page now follows these runs (its event stream names them): their series are parsed
-        and their live cursors start here, so the next change sends only what it appended."""
+        and their live cursors start here, so the next change sends only what it appended.
+        A big run not parsed yet is parsed in the background (its page draws a sample first)."""
         for rid in run_ids:
             run = self._runs.get(rid)
             if run is None:
                 continue
-            with run.lock:
-                run.load()
-                if not run.cursors:
-                    run.cursors = {name: (s, len(s)) for name, s in run.series().items()}
-            self.budget.use(run)
+            if self.first.parsing(rid) or (not run.parsed and self.first.big(run)):
+                self.first.parse_later(run)  # primes the cursors when done
+                continue
+            self.parse_and_prime(run)
+
+    def parse_and_prime(self, run):
+        """Parse ``run`` and start its live cursors at what it holds now."""
+        with run.lock:
+            run.load()
+            if not run.cursors:
+                run.cursors = {name: (s, len(s)) for name, s in run.series().items()}
+        self.budget.use(run)
 
     def key_metrics(self, runs, k=4):
         """The k metric names most worth a column in the runs table."""
@@ -328,26 +343,36 @@ class RunStore:
 
     # -- metrics ---------------------------------------------------------------------------
 
-    def metrics(self, run_id, names=None, points=2000, x="step", start=None, end=None, xmetric=None):
+    def metrics(self, run_id, names=None, points=2000, x="step", start=None, end=None, xscale="linear",
+                coarse_ok=False, xmetric=None):
         """Downsampled series of one run (see the HTTP contract for the shape).
 
         On the step and epoch axes a restarted run is shown as its last segment (TensorBoard's
         purge): ``purged`` then counts the points dropped and ``restarts`` lists the x values
-        where it resumed. Only unsorted series pay for it. ``xmetric``: x is that series' value
-        at the same step (viewer/data/xjoin.py).
+        where it resumed. Only unsorted series pay for it. ``xscale="log"``: buckets even in log
+        x, points with x <= 0 left out. ``coarse_ok``: a big run not parsed yet may be answered
+        at once from a sample (``"coarse": true``) while it is parsed in the background; a zoom
+        (start or end) and an ``xmetric`` answer are always full resolution. ``xmetric``: x is
+        that series' value at the same step (viewer/data/xjoin.py).
         """
         if x not in AXES:
             raise BadRequest(f"x must be one of {', '.join(AXES)}, not {x!r}")
+        if xscale not in XSCALES:
+            raise BadRequest(f"xscale must be one of {', '.join(XSCALES)}, not {xscale!r}")
         if not 1 <= points <= MAX_POINTS:
             raise BadRequest(f"points must be between 1 and {MAX_POINTS} (metrics.csv has every point)")
         if start is not None and end is not None and start > end:
             raise BadRequest(f"start ({start:g}) must not be after end ({end:g})")
+        if coarse_ok and start is None and end is None and not xmetric:
+            sampled = self.first.answer(run_id, names, points, x, xscale)
+            if sampled is not None:
+                return sampled
         run = self.parsed(run_id)
         if xmetric:
             with run.lock:
                 out = series_by(run.series(), names, points, xmetric, start, end)
             for s in out.values():
-                s["x"] = [_int_if_whole(v) for v in each(s["x"], 4096)]
+                s["x"] = [int_if_whole(v) for v in each(s["x"], 4096)]
             return {"run": run.id, "x": "step", "xmetric": xmetric, "series": out}
         out = {}
         with run.lock:
@@ -356,14 +381,10 @@ class RunStore:
                 s = series.get(name)
                 if s is None:
                     continue
-                xs = s.axis(x)
                 chosen = self._select(run.id, name, s, x, start, end)
-                X, Y, lo, hi = downsample(xs, s.y, chosen.indices, points)
-                out[name] = {"x": [_int_if_whole(v) for v in each(X, 4096)], "y": Y, "ymin": lo, "ymax": hi,
-                             "count": len(chosen.indices)}
+                out[name] = series_answer(s.axis(x), s.y, chosen.indices, points, xscale, chosen.purged)
                 if chosen.purged is not None:
-                    out[name]["purged"] = chosen.purged
-                    out[name]["restarts"] = restart_xs(xs)
+                    out[name]["restarts"] = restart_xs(s.axis(x))
         return {"run": run.id, "x": x, "series": out}
 
     def _select(self, rid, name, s, axis, start, end):
@@ -513,6 +534,3 @@ class RunStore:
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise NotFound("no such file")
         return path
-
-def _int_if_whole(v):
-    return int(v) if math.isfinite(v) and v == int(v) and abs(v) < 2**53 else v

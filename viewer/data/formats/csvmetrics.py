@@ -37,6 +37,7 @@ class CsvSource:
     """Incremental reader of one CSV metrics file into a :class:`MetricTable`."""
 
     kind = "csv"
+    bulk = True  # convert big chunks with polars (fastcsv); a coarse sample never does
 
     def __init__(self, path, step_keys=STEP_KEYS):
         self.path = path
@@ -139,7 +140,7 @@ class CsvSource:
         if not lines or set(map(str.count, lines, repeat(sep))) != {width - 1}:
             return not lines
         n, first = len(lines), self.rows
-        if fastcsv.available and n >= fastcsv.MIN_ROWS:
+        if self.bulk and n >= fastcsv.MIN_ROWS and fastcsv.ready():
             self._parse_columns_fast(lines, width, first)
             self.rows += n
             return True

@@ -13,12 +13,46 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-# imported on the first big chunk: a server listing runs from their tails never loads them
+# imported on the first big chunk, or ahead of it by ``preload`` (in an OS thread) once a big
+# metrics file is seen: a server listing small runs from their tails never loads polars
 available = find_spec("polars") is not None and find_spec("numpy") is not None
+_preload = None  # None: not asked; "loading"; "done"
 
 MIN_ROWS = 64  # below this the pure-Python path is as fast (a live append is a row or two)
 
 PLAIN = r"^[+-]?(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|inf|nan)$"
+
+
+def preload():
+    """Import polars in a real OS thread, once: about 0.1-0.4 s of import that must not hold a
+    gevent worker's hub (nor the first chart of a big run). Safe under gevent: imports take
+    the interpreter's own locks, never the patched ones."""
+    global _preload
+    if _preload is not None or not available:
+        return
+    _preload = "loading"
+
+    def run():
+        global _preload, available
+        try:
+            import polars  # noqa: F401
+        except Exception:  # noqa: BLE001 - a broken install: the pure-Python path stays
+            available = False
+        _preload = "done"
+
+    from ..cooperative import os_thread
+
+    try:
+        os_thread(run, "tailboard-preload")
+    except RuntimeError:  # no thread to be had: the first big chunk imports it, as before
+        _preload = None
+
+
+def ready():
+    """True when a chunk may be converted in bulk now: polars is not being imported by
+    ``preload`` (the chunk would wait for it, holding the hub); before any preload the first
+    bulk chunk imports it, as it always did."""
+    return available and _preload != "loading"
 
 
 def columns(lines, sep, width):

@@ -60,6 +60,7 @@ def run_path(path):
         return json_response(store().metrics(
             rid, names=names, points=glue.int_arg("points", viewer().config["VIEWER_POINTS"], 1, MAX_POINTS),
             x=request.args.get("x", "step"), start=glue.float_arg("start"), end=glue.float_arg("end"),
+            xscale=request.args.get("xscale", "linear"), coarse_ok=glue.flag_arg("coarse"),
             xmetric=request.args.get("xmetric") or None))
     if action == "metrics.csv":
         return metrics_csv(rid)
