@@ -131,3 +131,25 @@ def test_a_log_x_axis_gets_buckets_even_in_log_step_and_no_step_zero(root):
         assert client.get("/api/runs/big/metrics?xscale=cubic").status_code == 400
         coarse_log = client.get("/api/runs/small/metrics?xscale=log").get_json()["series"]["train/loss"]
         assert coarse_log["x"][0] == 1 and not math.isnan(coarse_log["y"][0])
+
+
+def test_a_run_the_column_cache_holds_answers_in_full_at_once_after_a_restart(root, tmp_path, monkeypatch):
+    """After a restart a big run whose columns are cached is no longer "big": a restore reads
+    only what was appended, so the chart gets the full answer first, not a sample."""
+    import viewer.data.colcache as colcache
+
+    monkeypatch.setenv("VIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(colcache, "MIN_BYTES", 1 << 16)  # the ~1 MB test file is worth an entry
+    with viewer_app(root) as app:
+        first = app.test_client().get("/api/runs/big/metrics?coarse=1").get_json()
+        assert first["coarse"] is True  # cold: a sample
+        app.test_client().get("/api/runs/big/metrics")  # waits for the parse, which writes the entry
+        assert app.extensions["tailboard"].store.columns.state()["written"] >= 1
+    with viewer_app(root) as app:  # a restart over the same cache
+        answer = app.test_client().get("/api/runs/big/metrics?coarse=1").get_json()
+        assert "coarse" not in answer and answer == full(root, "big", points=2000)
+        assert app.extensions["tailboard"].store.columns.state()["restored"] >= 1
+    more = csv_text(HEADER, rows(ROWS, ROWS + 40_000), "\r\n")
+    append(root / "big" / "metrics.csv", more[more.index("\n") + 1:])  # rows only, no second header
+    with viewer_app(root) as app:  # more appended than VIEWER_COARSE_MB since the entry: a sample again
+        assert app.test_client().get("/api/runs/big/metrics?coarse=1").get_json()["coarse"] is True

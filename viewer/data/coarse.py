@@ -131,8 +131,15 @@ class FirstAnswers:
         self.samples: dict[str, tuple] = {}  # run id -> (metric bytes, sampled series)
 
     def big(self, run):
-        """True when ``run``'s metric files add up to the limit (VIEWER_COARSE_MB) or more."""
-        return self.limit < math.inf and metric_bytes(run) >= self.limit
+        """True when what a parse of ``run`` still has to read adds up to the limit
+        (VIEWER_COARSE_MB) or more: its metric files, less what the column cache holds of them
+        (a run restored from the cache answers in full at once, no sample needed)."""
+        if self.limit == math.inf:
+            return False
+        columns = self.store.columns
+        if columns is None:
+            return metric_bytes(run) >= self.limit
+        return sum(columns.unread_bytes(src) for src in run.sources) >= self.limit
 
     def parsing(self, run_id):
         return run_id in self.running

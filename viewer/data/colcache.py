@@ -144,6 +144,22 @@ class ColumnCache:
             raise ValueError("header or rows before the offset changed")
         return head
 
+    def unread_bytes(self, src):
+        """Bytes of ``src``'s file past its valid cache entry (the whole file without one):
+        what a restore would still parse. A first answer samples only when that is big."""
+        try:
+            size = os.stat(src.path).st_size
+        except OSError:
+            return 0
+        m = _manifest(self._dir(src)) if self.where and colstate.of(src) is not None else None
+        if m is None:
+            return size
+        try:
+            self._check(src, m)
+        except (OSError, ValueError, KeyError, TypeError):
+            return size
+        return max(0, size - int(m["offset"]))
+
     def _sound(self, src, m, d):
         try:
             self._usable(src, m, d)
