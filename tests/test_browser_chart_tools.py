@@ -317,3 +317,27 @@ def test_a_group_mean_does_not_bridge_a_members_gap(page, server):
         return [150, 300].map(x => {{ const i = l.xs.indexOf(x); return i < 0 ? 'absent' : l.ys[i]; }}); }})()""")
     # at step 150 only `restarted` has points (gappy logs nothing from 100 to 499): its value alone
     assert got[0] == pytest.approx(1.15)
+
+
+def test_a_log_x_axis_asks_the_server_for_log_buckets_and_survives_a_reload(page, server):
+    """Issue 15 item 9: "log x" makes the x scale logarithmic, the metrics are fetched again with
+    ``xscale=log`` (the server buckets evenly in log x and leaves step 0 out: a log axis has no
+    place for it), and the choice is in the URL."""
+    page.goto(server + "/runs/spiky/version_0")
+    ready(page, "train/loss")
+    assert page.evaluate(f"{chart('train/loss')}.plot.data[0][0]") == 0
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/metrics" in r.url else None)
+    page.locator(".chart-controls input[name=logx]").check()
+    page.wait_for_function(f"{chart('train/loss')}?.plot?.scales.x.distr === 3")
+    assert fetched and all("xscale=log" in u for u in fetched)
+    assert page.evaluate(f"{chart('train/loss')}.plot.data[0][0]") == 1, "step 0 has no place on a log axis"
+    assert params(page)["logx"] == ["1"]
+    page.reload()
+    ready(page, "train/loss")
+    assert page.evaluate(f"{chart('train/loss')}.plot.scales.x.distr") == 3
+    assert page.locator(".chart-controls input[name=logx]").is_checked()
+    page.locator(".chart-controls input[name=logx]").uncheck()
+    page.wait_for_function(f"{chart('train/loss')}?.plot?.scales.x.distr === 1")
+    assert page.evaluate(f"{chart('train/loss')}.plot.data[0][0]") == 0 and "logx" not in params(page)
+    assert page.errors == []

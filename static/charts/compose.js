@@ -147,7 +147,7 @@ export function compose(view, chart) {
     return { series: [b.hi, b.lo], fill: alpha(b.color, "26") };
   });
   const scales = { y: names.filter((n) => axes[n] === "y"), y2: names.filter((n) => axes[n] === "y2") };
-  const layout = [st.x, st.xmetric, st.logy, chart.clip, series.slice(1).map((s) => (s ? s.stroke + s.width + s.points.show + s.scale : "-")).join(),
+  const layout = [st.x, st.xmetric, st.logy, st.logx, chart.clip, series.slice(1).map((s) => (s ? s.stroke + s.width + s.points.show + s.scale : "-")).join(),
                   uBands.map((b) => b.series.join(":")).join()].join("|");
   return { data, series, bands: uBands, lines, notes, layout, scales };
 }

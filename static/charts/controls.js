@@ -28,6 +28,12 @@ function onControl(e) {
       break;
     }
     case "logy": st.logy = t.checked; break;
+    case "logx":   // the server buckets in log x: a re-fetch, not a redraw
+      st.logx = t.checked;
+      view.zoom = null;
+      writeUrl(view);
+      load(view);
+      return;
     case "clip": st.clip = t.checked; break;
     case "clipq": st.clipq = Math.min(25, Math.max(0, Math.round(Number(t.value) || 0))); break;
     case "skip": st.skip = Math.max(0, Number(t.value) || 0); break;

@@ -31,7 +31,7 @@ export function readView(container) {
   return {
     el: container, panel, runs, lower, points: Number(d.points) || 2000,
     state: {
-      x: d.x || "step", smooth: Number(d.smooth) || 0, logy: d.logy === "1", band: d.band !== "0",
+      x: d.x || "step", smooth: Number(d.smooth) || 0, logy: d.logy === "1", logx: d.logx === "1", band: d.band !== "0",
       agg: d.agg || "none", spread: d.spread || "minmax", group: d.group || "auto", metric: d.metric || "",
       better: json(d.better, {}), fold: new Set(json(d.fold, [])),
       smoother: d.smoother || "ema", xmetric: d.xmetric || "", clip: d.clip === "1", clipq: Number(d.clipq) || 0,
@@ -65,12 +65,17 @@ export function groupsOf(view) {
 
 // range: [start, end] of a zoom (always full resolution); coarse: a big run not parsed yet may
 // answer at once with a sample ({coarse: true}), the full answer is then asked for again
+// A log x axis: asked for, and the axis counts (step, epoch, a logged series; never wall time)
+export function logX(view) {
+  return view.state.logx && (view.state.xmetric || view.state.x === "step" || view.state.x === "epoch");
+}
+
 export async function fetchRun(view, run, range, coarse) {
   const u = new URL(run.url, location.href);
   u.searchParams.set("x", apiAxis(view));
   if (view.state.xmetric) u.searchParams.set("xmetric", view.state.xmetric);
   u.searchParams.set("points", String(view.points));
-  if (view.state.logx) u.searchParams.set("xscale", "log");   // buckets even in log x
+  if (logX(view)) u.searchParams.set("xscale", "log");   // buckets even in log x
   if (coarse) u.searchParams.set("coarse", "1");
   if (range) {
     u.searchParams.set("start", String(range[0]));

@@ -2,6 +2,7 @@
    drawn or redrawn (setData when only values changed, a new plot otherwise), and destroyed. */
 import { cssVar, fmt, fmtDuration } from "../util.js";
 import { compose } from "./compose.js";
+import { logX } from "./data.js";
 import { renderNotes, renderTable, renderTitle } from "./legend.js";
 import { plotHeight } from "./size.js";
 import { markClipped, rangeFn } from "./outliers.js";
@@ -37,7 +38,7 @@ function options(view, chart, spec) {
   const yAxis = (scale, side) => ({ scale, side, stroke: muted, grid: { stroke: grid, width: 1, show: side === 3 },
                                     ticks: { stroke: grid, width: 1 }, size: 60, values: yValues,
                                     ...(chart.combo ? { label: spec.scales[scale].join(", "), labelSize: 16 } : {}) });
-  const scales = { x: { time: view.state.x === "time" }, y: yScale(view, chart) };
+  const scales = { x: logX(view) ? { distr: 3, log: 10 } : { time: view.state.x === "time" }, y: yScale(view, chart) };
   if (two) scales.y2 = yScale(view, chart);
   return {
     width: chart.width || plotWidth(chart), height: plotHeight(), legend: { show: false },

@@ -1,6 +1,6 @@
 /* Every chart control is kept in the URL (replaceState): a reload or a shared link shows the
    same view. The server reads it back into the panel's data attributes. */
-const URL_KEYS = ["x", "smooth", "logy", "band", "agg", "spread", "group", "metric", "better", "fold",
+const URL_KEYS = ["x", "smooth", "logy", "logx", "band", "agg", "spread", "group", "metric", "better", "fold",
                   "smoother", "xmetric", "clip", "clipq", "skip", "clipc", "combo", "pin"];
 
 export function writeUrl(view) {
@@ -9,6 +9,7 @@ export function writeUrl(view) {
   if (st.x !== "step") p.set("x", st.x);
   if (st.smooth > 0) p.set("smooth", String(st.smooth));
   if (st.logy) p.set("logy", "1");
+  if (st.logx) p.set("logx", "1");
   if (!st.band) p.set("band", "0");
   if (st.agg !== "none") p.set("agg", st.agg);
   if (st.spread !== "minmax") p.set("spread", st.spread);

@@ -24,7 +24,7 @@ AXES = ("step", "epoch", "time", "relative")
 AGGS = ("none", "mean", "median")
 SPREADS = ("minmax", "std", "sem", "ci")
 SMOOTHERS = ("ema", "avg", "gauss")
-DEFAULTS = {"x": "step", "smooth": 0.0, "logy": False, "band": True, "agg": "none",
+DEFAULTS = {"x": "step", "smooth": 0.0, "logy": False, "logx": False, "band": True, "agg": "none",
             "spread": "minmax", "group": "auto", "metric": "", "better": {}, "fold": [],
             "smoother": "ema", "xmetric": "", "clip": False, "clipq": 5, "skip": 0, "clipc": [],
             "combo": [], "pin": []}
@@ -131,6 +131,7 @@ def view_state(args):
         "x": x if x in AXES else DEFAULTS["x"],
         "smooth": _smooth(args.get("smooth")),
         "logy": flag(args.get("logy"), False),
+        "logx": flag(args.get("logx"), False),
         "band": flag(args.get("band"), True),
         "agg": args.get("agg") if args.get("agg") in AGGS else DEFAULTS["agg"],
         "spread": args.get("spread") if args.get("spread") in SPREADS else DEFAULTS["spread"],
