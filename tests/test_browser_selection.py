@@ -62,6 +62,12 @@ def test_hidden_runs_leave_table_and_charts_persist_and_come_back(page, server):
     page.wait_for_function("new URLSearchParams(location.search).get('sort') === 'name'")
     assert rows(page) == ["pc/b", "pc/d", "pc/e"]
     assert query(page)["hidden"] == ["pc/a", "pc/c"]
+    # the compare page's table shows no column of theirs
+    page.goto(base + "/compare?" + urlencode([("run", rid) for rid in IDS] + [("tab", "table")]))
+    page.wait_for_selector("table.compare-table")
+    assert page.locator(".compare-table th.compare-run:visible").count() == 3
+    assert page.locator(".compare-table td[data-run='pc/a']").count() > 0
+    assert page.locator(".compare-table td[data-run='pc/a']:visible").count() == 0
     # the compare page's charts leave them out (their list of runs, what the charts draw)
     page.goto(base + "/compare?" + urlencode([("run", rid) for rid in IDS]))
     page.wait_for_selector(".chart-card, .chart")
