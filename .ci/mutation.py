@@ -25,7 +25,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = {
     "viewer/data/downsample.py": ["tests/test_downsample.py", "tests/test_charts.py"],
     "viewer/web/access": ["tests/test_access.py", "tests/test_access_prefixes.py", "tests/test_access_open_routes.py",
-                             "tests/test_bind_token.py"],
+                          "tests/test_access_in_process.py", "tests/test_access_budget.py", "tests/test_access_log.py",
+                          "tests/test_capability.py", "tests/test_rebinding.py", "tests/test_bind_token.py"],
     "viewer/live/bus.py": ["tests/test_bus.py", "tests/test_bus_promptness.py"],
     "viewer/data/formats/jsonl.py": ["tests/test_jsonl_line_axis.py", "tests/test_formats.py",
                                      "tests/test_parse_properties.py"],

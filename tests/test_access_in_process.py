@@ -1,0 +1,233 @@
+"""The access rules answered by the app in process (the Flask test client): host names, the
+cookie's attributes, logging out from another site, where the login form comes back to, and
+what a report link opens. test_rebinding.py, test_access_budget.py and test_capability.py prove
+the same on real servers; these twins are what mutation testing sees (mutmut maps tests to
+code in the pytest process only). Written from the survivors of viewer/web/access/.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from access_clients import make_reports
+from viewer.web.access import COOKIE, FailureBudget, make_capability
+
+TOKEN = "s3cret-token-0123456789"
+
+
+def make_client(root, **config):
+    from app import create_app
+
+    app = create_app({"VIEWER_ROOT": str(root), "VIEWER_BACKGROUND": False, **config})
+    return app, app.test_client()
+
+
+@pytest.fixture
+def open_viewer(samples):
+    app, client = make_client(samples)
+    yield client
+    app.extensions["tailboard"].stop()
+
+
+@pytest.fixture
+def listed_viewer(samples):
+    app, client = make_client(samples, VIEWER_ALLOWED_HOSTS=["runs.example.org", ".lab.example"])
+    yield client
+    app.extensions["tailboard"].stop()
+
+
+@pytest.fixture
+def guarded(samples):
+    make_reports(samples)
+    app, client = make_client(samples, VIEWER_TOKEN=TOKEN)
+    yield client
+    app.extensions["tailboard"].stop()
+
+
+def status_for_host(client, host):
+    return client.get("/api/runs", headers={"Host": host}).status_code
+
+
+# -- host names (DNS rebinding) -------------------------------------------------------------
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:5000", "LOCALHOST:80", "localhost.", "127.0.0.1",
+                                  "127.0.0.2:8000", "[::1]", "[::1]:8000"])
+def test_loopback_host_names_are_served(open_viewer, host):
+    assert status_for_host(open_viewer, host) == 200
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "localhost:x", "localhost:", "[::1",
+                                  "[::1]8000", "[::1]:x", "[::1]:", "[localhost]x", "local host",
+                                  "localhost/x", "localhost\\x", "evil@localhost", "localhost?x",
+                                  "localhost#x", "::1", "0.0.0.0", "128.0.0.1", "localhost.evil"])
+def test_other_host_names_get_403_naming_the_setting(open_viewer, host):
+    r = open_viewer.get("/api/runs", headers={"Host": host})
+    assert r.status_code == 403 and "VIEWER_ALLOWED_HOSTS" in r.get_json()["error"]
+
+
+@pytest.mark.parametrize("host, status", [
+    ("runs.example.org", 200), ("RUNS.example.org.:443", 200), ("lab.example", 200),
+    ("gpu1.lab.example", 200), ("a.b.lab.example:8080", 200), ("localhost:9", 200),
+    ("example.org", 403), ("xruns.example.org", 403), ("evillab.example", 403), ("lab.example.evil", 403),
+])
+def test_allowed_hosts_list_names_and_dotted_domains(listed_viewer, host, status):
+    assert status_for_host(listed_viewer, host) == status
+
+
+def test_with_a_token_any_host_name_may_ask_unless_names_are_listed(samples):
+    app, client = make_client(samples, VIEWER_TOKEN=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/api/runs", headers={**auth, "Host": "box.lan:8000"}).status_code == 200
+    app.extensions["tailboard"].stop()
+    app, client = make_client(samples, VIEWER_TOKEN=TOKEN, VIEWER_ALLOWED_HOSTS="box.lan")
+    assert client.get("/api/runs", headers={**auth, "Host": "box.lan:8000"}).status_code == 200
+    assert client.get("/api/runs", headers={**auth, "Host": "other.lan"}).status_code == 403
+    app.extensions["tailboard"].stop()
+
+
+# -- the cookie -----------------------------------------------------------------------------
+
+def set_cookie_of(resp):
+    return [h for h in resp.headers.getlist("Set-Cookie") if h.startswith(COOKIE + "=")]
+
+
+def test_the_login_cookie_is_httponly_lax_scoped_and_secure_over_https(samples):
+    app, client = make_client(samples, VIEWER_TOKEN=TOKEN)
+    r = client.post("/login", data={"token": TOKEN, "next": "/compare"})
+    assert r.status_code == 303 and r.headers["Location"] == "/compare"
+    (cookie,) = set_cookie_of(r)
+    attrs = [a.strip().lower() for a in cookie.split(";")]
+    assert "httponly" in attrs and "samesite=lax" in attrs and "path=/" in attrs and "secure" not in attrs
+    (secure,) = set_cookie_of(client.post("/login", data={"token": TOKEN}, base_url="https://localhost"))
+    assert "secure" in [a.strip().lower() for a in secure.split(";")]
+    app.extensions["tailboard"].stop()
+
+
+def test_under_a_prefix_the_cookie_is_scoped_to_the_mount(samples):
+    from flask import Flask
+
+    from viewer import Viewer
+
+    host = Flask("host")
+    host.config.update(VIEWER_TOKEN=TOKEN, VIEWER_BACKGROUND=False)
+    v = Viewer(host, root=str(samples), url_prefix="/runs")
+    client = host.test_client()
+    r = client.get("/runs/?token=" + TOKEN)
+    assert r.status_code == 302 and r.headers["Location"] == "/runs/"
+    (cookie,) = set_cookie_of(r)
+    assert "path=/runs" in [a.strip().lower() for a in cookie.split(";")]
+    r = client.post("/runs/logout")
+    assert r.status_code == 303 and r.headers["Location"] == "/runs/login"
+    (gone,) = set_cookie_of(r)
+    assert "path=/runs" in gone.lower() and "expires=thu, 01 jan 1970" in gone.lower()
+    v.stop()
+
+
+# -- logging out only from our own pages ----------------------------------------------------
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 303),                                                      # not a browser
+    ({"Origin": "http://localhost"}, 303),
+    ({"Referer": "http://localhost/runs/x"}, 303),
+    ({"Origin": "https://evil.example"}, 403),
+    ({"Origin": "null"}, 403),
+    ({"Referer": "https://evil.example/page"}, 403),
+    ({"Origin": "http://localhost", "Referer": "https://evil.example/"}, 303),  # Origin decides
+    ({"Origin": "https://evil.example", "Referer": "http://localhost/"}, 403),
+])
+def test_logout_is_refused_to_other_sites(guarded, headers, status):
+    guarded.set_cookie(COOKIE, "whatever")
+    r = guarded.post("/logout", headers=headers)
+    assert r.status_code == status
+    if status == 303:
+        (gone,) = set_cookie_of(r)
+        assert "expires=thu, 01 jan 1970" in gone.lower() and "httponly" in gone.lower()
+    else:
+        assert set_cookie_of(r) == [] and "another site" in r.get_json()["error"]
+
+
+# -- where the login form comes back to -----------------------------------------------------
+
+def test_a_logged_out_page_comes_back_to_itself_exactly(guarded):
+    html = guarded.get("/compare").get_data(as_text=True)
+    assert 'name="next" value="/compare"' in html
+    html = guarded.get("/compare?run=keras").get_data(as_text=True)
+    assert 'name="next" value="/compare?run=keras"' in html
+
+
+@pytest.mark.parametrize("header", [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"BEARER   {TOKEN}  "])
+def test_the_bearer_scheme_is_case_insensitive(guarded, header):
+    assert guarded.get("/api/runs", headers={"Authorization": header}).status_code == 200
+
+
+@pytest.mark.parametrize("header", [TOKEN, f"Basic {TOKEN}", f"Bearer{TOKEN}", "Bearer "])
+def test_anything_but_a_bearer_token_is_refused(guarded, header):
+    assert guarded.get("/api/runs", headers={"Authorization": header}).status_code == 401
+
+
+# -- report links ---------------------------------------------------------------------------
+
+def cap(folder, **kw):
+    return make_capability(TOKEN, folder, **kw)
+
+
+@pytest.mark.parametrize("folder, path, status", [
+    ("reports/a", "reports/a/index.html", 200),
+    ("reports/a/", "reports/a/style.css", 200),          # a trailing slash names the same folder
+    ("./reports//a", "reports/a/plot.png", 200),
+    ("", "reports/b/secret.txt", 200),                   # the whole root
+    ("reports/a", "reports/b/secret.txt", 403),
+    ("reports/a", "reports/a/../b/secret.txt", 403),
+    ("reports", "reports/a/index.html", 200),
+    ("reports/a", "reports/ab/index.html", 403),          # a sibling sharing the prefix
+    ("reports/a", "reports/a/missing.html", 404),
+])
+def test_a_report_link_opens_its_folder_and_nothing_else(guarded, samples, folder, path, status):
+    (samples / "reports" / "ab").mkdir(exist_ok=True)
+    (samples / "reports" / "ab" / "index.html").write_text("<p>ab</p>")
+    r = guarded.get(f"/files/~{cap(folder)}/{path}")
+    assert r.status_code == status, r.get_data(as_text=True)[:200]
+    if status == 403:
+        assert "opens only the files under" in r.get_json()["error"]
+
+
+def test_a_link_inside_the_folder_to_another_report_does_not_open_it(guarded, samples):
+    os.symlink(samples / "reports" / "b" / "secret.txt", samples / "reports" / "a" / "notes.txt")
+    r = guarded.get(f"/files/~{cap('reports/a')}/reports/a/notes.txt")
+    assert r.status_code == 403 and b"private" not in r.data
+
+
+def test_a_report_link_lasts_twelve_hours(guarded):
+    assert guarded.get(f"/files/~{cap('reports/a', now=time.time() - 11.9 * 3600)}/reports/a/index.html").status_code == 200
+    r = guarded.get(f"/files/~{cap('reports/a', now=time.time() - 12 * 3600 - 5)}/reports/a/index.html")
+    assert r.status_code == 403 and "expired" in r.get_json()["error"]
+
+
+def test_a_report_link_signed_otherwise_or_altered_opens_nothing(guarded):
+    good = cap("reports/a")
+    expiry, mac, folder = good.split(".")
+    for forged in (make_capability("another-token", "reports/a"), f"{expiry}.{mac}.{folder}x",
+                   f"{int(expiry, 16) + 1:x}.{mac}.{folder}", f"{expiry}.{mac[:-1]}0.{folder}",
+                   f"{expiry}.{mac}", f"{expiry}.{mac}.Li4", f"{expiry}.{mac}.@@"):
+        if forged == good:
+            continue
+        assert guarded.get(f"/files/~{forged}/reports/a/index.html").status_code in (401, 404), forged
+
+
+# -- the failure budget ---------------------------------------------------------------------
+
+def test_addresses_are_counted_per_host_not_per_port_or_zone():
+    budget = FailureBudget(limit=2)
+    for address in ("10.0.0.7", "::ffff:10.0.0.7"):   # the same IPv4 host, mapped into IPv6
+        budget.fail(address)
+    assert budget.retry_after("10.0.0.7") > 0 and budget.retry_after("10.0.0.8") == 0
+    budget.fail("fe80::1%eth0")
+    budget.fail("fe80::2%eth1")                        # the same /64, zones aside
+    assert budget.retry_after("fe80::3") > 0 and budget.retry_after("fe81::1") == 0
+    budget.fail("not an address")
+    assert budget.retry_after("not an address") == 0 and budget.retry_after(None) == 0
+    budget.fail(None)
+    budget.fail("")
+    assert budget.retry_after(None) > 0                # no address at all: one shared entry
