@@ -136,6 +136,10 @@ def test_under_a_prefix_the_cookie_is_scoped_to_the_mount(samples):
     ({"Referer": "https://evil.example/page"}, 403),
     ({"Origin": "http://localhost", "Referer": "https://evil.example/"}, 303),  # Origin decides
     ({"Origin": "https://evil.example", "Referer": "http://localhost/"}, 403),
+    ({"Origin": "http://localhost:5000"}, 403),                     # another local server's page
+    ({"Origin": "ftp://localhost"}, 403),
+    ({"Origin": "http://localhost", "Host": "localhost:80"}, 303),  # the default port, written out
+    ({"Origin": "http://localhost:80"}, 303),
 ])
 def test_logout_is_refused_to_other_sites(guarded, headers, status):
     guarded.set_cookie(COOKIE, "whatever")
@@ -146,6 +150,21 @@ def test_logout_is_refused_to_other_sites(guarded, headers, status):
         assert "expires=thu, 01 jan 1970" in gone.lower() and "httponly" in gone.lower()
     else:
         assert set_cookie_of(r) == [] and "another site" in r.get_json()["error"]
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Origin": "https://localhost"}, 303), ({"Origin": "https://localhost", "Host": "localhost:443"}, 303),
+    ({"Origin": "https://localhost:8443"}, 403),
+])
+def test_over_https_the_origin_port_defaults_to_443(guarded, headers, status):
+    assert guarded.post("/logout", headers=headers, base_url="https://localhost").status_code == status
+
+
+def test_a_listed_host_name_may_log_out_from_any_port(listed_viewer):
+    head = {"Host": "runs.example.org"}
+    assert listed_viewer.post("/logout", headers={**head, "Origin": "http://runs.example.org:9999"}).status_code == 303
+    assert listed_viewer.post("/logout", headers={**head, "Origin": "http://gpu1.lab.example"}).status_code == 303
+    assert listed_viewer.post("/logout", headers={**head, "Origin": "http://evil.example"}).status_code == 403
 
 
 # -- where the login form comes back to -----------------------------------------------------
@@ -193,6 +212,40 @@ def test_a_report_link_opens_its_folder_and_nothing_else(guarded, samples, folde
         assert "opens only the files under" in r.get_json()["error"]
 
 
+def test_the_refusals_say_what_the_link_opens(guarded):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = guarded.get(f"/files/~{cap('reports/a')}/reports/b/index.html")
+    assert r.get_json()["error"] == ("this report link opens only the files under reports/a/; "
+                                     "open other files from the viewer")
+    r = guarded.get(f"/files/~{cap('')}/../outside")
+    assert r.status_code in (403, 404)
+    old = cap("reports/a", now=time.time() - 13 * 3600)
+    r = guarded.get(f"/files/~{old}/reports/a/index.html")
+    assert r.get_json()["error"] == ("this report link has expired (report links last 12 hours): "
+                                     "open the report again from the viewer")
+    # a forged capability with a valid token: no such file (nothing says a capability was close)
+    expiry, mac, folder = cap("reports/a").split(".")
+    r = guarded.get(f"/files/~{expiry}.{'0' * 32}.{folder}/reports/a/index.html", headers=auth)
+    assert r.status_code == 404 and r.get_json()["error"] == "no such file"
+
+
+def test_a_link_in_the_folder_leading_out_of_the_root_is_no_such_file(guarded, samples, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not a run's file")
+    os.symlink(outside, samples / "reports" / "a" / "out.txt")
+    r = guarded.get(f"/files/~{cap('reports/a')}/reports/a/out.txt")
+    assert r.status_code == 404 and r.get_json()["error"] == "no such file" and b"not a run" not in r.data
+
+
+def test_a_report_opened_from_the_viewer_gets_a_working_link(guarded):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = guarded.get("/files/reports/a/index.html", headers=auth)
+    assert r.status_code == 302 and "/files/~" in r.headers["Location"]
+    target = r.headers["Location"].split("/files/", 1)[1]
+    page = guarded.get("/files/" + target)            # no token: the capability alone opens it
+    assert page.status_code == 200 and b"<h1" in page.data.lower()
+
+
 def test_a_link_inside_the_folder_to_another_report_does_not_open_it(guarded, samples):
     os.symlink(samples / "reports" / "b" / "secret.txt", samples / "reports" / "a" / "notes.txt")
     r = guarded.get(f"/files/~{cap('reports/a')}/reports/a/notes.txt")
@@ -231,3 +284,18 @@ def test_addresses_are_counted_per_host_not_per_port_or_zone():
     budget.fail(None)
     budget.fail("")
     assert budget.retry_after(None) > 0                # no address at all: one shared entry
+
+
+# -- what the access logs may show ----------------------------------------------------------
+
+@pytest.mark.parametrize("line, shown", [
+    ("GET /livereload?v=17%7Eabc.def HTTP/1.1", "GET /livereload?v=17~[redacted] HTTP/1.1"),
+    ("GET /livereload?v=17%7eabc.def HTTP/1.1", "GET /livereload?v=17~[redacted] HTTP/1.1"),
+    ("GET /livereload?v=17~abc~def HTTP/1.1", "GET /livereload?v=17~[redacted] HTTP/1.1"),
+    ("GET /files/%7Eabc/x.html?token=s3cret", "GET /files/~[redacted]/x.html?token=[redacted]"),
+    ("", ""),
+])
+def test_capabilities_are_cut_from_log_lines_however_the_tilde_is_written(line, shown):
+    from viewer.web.access import redact
+
+    assert redact(line) == shown
