@@ -299,3 +299,31 @@ def test_capabilities_are_cut_from_log_lines_however_the_tilde_is_written(line, 
     from viewer.web.access import redact
 
     assert redact(line) == shown
+
+
+# -- where the login form sends the browser (``next``) --------------------------------------
+
+@pytest.mark.parametrize("next_url, lands", [
+    ("/compare?q=a b", "/compare?q=a%20b"),         # a space is no control character
+    ("/runs/" + "a" * 4090, "/runs/" + "a" * 4090),  # 4,096 characters: kept
+    ("/runs/" + "a" * 4091, "/"),                    # 4,097: the overview
+    ("/runs/x\x7f", "/"),                            # DEL, as the C0 controls
+    ("/runs/x\x1f", "/"),
+    ("/runs/./x", "/"), ("/runs/%2e/x", "/"), ("/runs/ ../x", "/"), ("/runs/../x", "/"),
+])
+def test_after_login_the_browser_goes_to_a_local_next_or_the_overview(guarded, next_url, lands):
+    r = guarded.post("/login", data={"token": TOKEN, "next": next_url})
+    assert r.status_code == 303 and r.headers["Location"] == lands
+
+
+def test_retry_after_counts_from_the_oldest_of_the_last_limit_wrong_tokens():
+    now = [1000.0]
+    budget = FailureBudget(limit=2, window=60, clock=lambda: now[0])
+    for t in (1000.0, 1010.0, 1020.0):
+        now[0] = t
+        budget.fail("10.0.0.9")
+    assert budget.retry_after("10.0.0.9") == 50     # the 2 latest: 1010 and 1020; free at 1070
+    now[0] = 1069.5
+    assert budget.retry_after("10.0.0.9") == 1
+    now[0] = 1070.0
+    assert budget.retry_after("10.0.0.9") == 0
