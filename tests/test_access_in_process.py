@@ -327,3 +327,47 @@ def test_retry_after_counts_from_the_oldest_of_the_last_limit_wrong_tokens():
     assert budget.retry_after("10.0.0.9") == 1
     now[0] = 1070.0
     assert budget.retry_after("10.0.0.9") == 0
+
+
+# -- refusals: JSON for machines, the login page for pages; the budget in the way ------------
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+           "Sec-WebSocket-Version": "13"}   # a websocket route answers nothing else
+
+
+@pytest.mark.parametrize("path", ["/api/runs", "/ws/logs/keras/training.log", "/livereload", "/healthz",
+                                  "/-/static/tailboard.js", "/events", "/files/keras/training.log"])
+def test_without_the_token_machine_routes_get_a_json_401(guarded, path):
+    r = guarded.get(path, headers=UPGRADE if path in ("/livereload",) or path.startswith("/ws/") else {})
+    assert r.status_code == 401 and "a token is required" in r.get_json()["error"]
+
+
+def test_a_page_asked_for_json_gets_a_json_401_and_otherwise_the_login_form(guarded):
+    r = guarded.get("/compare", headers={"Accept": "application/json"})
+    assert r.status_code == 401 and "a token is required" in r.get_json()["error"]
+    r = guarded.get("/compare", headers={"Accept": "text/html"})
+    assert r.status_code == 401 and 'name="token"' in r.get_data(as_text=True)
+
+
+def test_a_report_socket_needs_a_fresh_capability(guarded):
+    fresh, old = cap("reports/a"), cap("reports/a", now=time.time() - 13 * 3600)
+    assert guarded.get(f"/livereload?v=3~{fresh}", headers=UPGRADE).status_code != 401  # on to the socket's checks
+    assert guarded.get(f"/livereload?v=3~{old}", headers=UPGRADE).status_code == 401
+    assert guarded.get(f"/livereload?x=3~{fresh}", headers=UPGRADE).status_code == 401
+
+
+def test_past_the_budget_pages_get_a_429_form_and_machines_json_and_the_right_token_waits(guarded, monkeypatch):
+    monkeypatch.setattr("viewer.web.access.tokens.FAILED_LOGIN_DELAY", 0)
+    for i in range(10):
+        assert guarded.get("/api/runs", headers={"Authorization": f"Bearer wrong-{i}"}).status_code == 401
+    r = guarded.get("/compare?run=keras&token=another-guess")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    html = r.get_data(as_text=True)
+    assert "too many wrong tokens" in html and 'name="next" value="/compare?run=keras"' in html
+    r = guarded.get("/api/runs", headers={"Authorization": f"Bearer {TOKEN}"})   # not even compared
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "too many wrong tokens" in r.get_json()["error"]
+    r = guarded.get(f"/compare?token={TOKEN}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 429 and r.is_json                                   # a bearer is a machine
+    r = guarded.post("/login", data={"token": TOKEN})
+    assert r.status_code == 429 and "Too many wrong tokens" in r.get_data(as_text=True)
