@@ -371,3 +371,12 @@ def test_past_the_budget_pages_get_a_429_form_and_machines_json_and_the_right_to
     assert r.status_code == 429 and r.is_json                                   # a bearer is a machine
     r = guarded.post("/login", data={"token": TOKEN})
     assert r.status_code == 429 and "Too many wrong tokens" in r.get_data(as_text=True)
+
+
+def test_a_wrong_token_to_a_machine_route_gets_a_json_401_however_it_is_given(guarded, monkeypatch):
+    monkeypatch.setattr("viewer.web.access.tokens.FAILED_LOGIN_DELAY", 0)
+    for r in (guarded.get("/api/runs?token=wrong"), guarded.get("/api/runs", headers={"Authorization": "Bearer wrong"}),
+              guarded.get("/compare", headers={"Authorization": "Bearer wrong"})):
+        assert r.status_code == 401 and r.get_json() == {"error": "that token is not right"}
+    r = guarded.get("/compare?token=wrong")                       # a page: the form again, with a word
+    assert r.status_code == 401 and "That token is not right." in r.get_data(as_text=True)
