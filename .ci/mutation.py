@@ -4,7 +4,7 @@ tests that exercise it (no browser, no live servers). Not part of ``.ci/run``: s
 docs/testing.md#mutation-testing for the score, the triage of the survivors and the run time.
 
     python .ci/mutation.py                      # every module in MODULES
-    python .ci/mutation.py viewer/web/access.py # one module
+    python .ci/mutation.py viewer/web/access    # one module (or package: every module in it)
 
 Each module is run in a scratch copy of the checkout (mutmut writes ``mutants/`` and reads its
 settings from ``setup.cfg``; neither is left in the repository). Prints the survivors.
@@ -24,8 +24,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # module -> the fast tests that exercise it (what a mutant of it must make fail)
 MODULES = {
     "viewer/data/downsample.py": ["tests/test_downsample.py", "tests/test_charts.py"],
-    "viewer/web/access.py": ["tests/test_access.py", "tests/test_access_prefixes.py", "tests/test_access_open_routes.py",
-                             "tests/test_bind_token.py"],
+    "viewer/web/access": ["tests/test_access.py", "tests/test_access_prefixes.py", "tests/test_access_open_routes.py",
+                          "tests/test_access_in_process.py", "tests/test_access_budget.py", "tests/test_access_log.py",
+                          "tests/test_capability.py", "tests/test_rebinding.py", "tests/test_bind_token.py"],
     "viewer/live/bus.py": ["tests/test_bus.py", "tests/test_bus_promptness.py"],
     "viewer/data/formats/jsonl.py": ["tests/test_jsonl_line_axis.py", "tests/test_formats.py",
                                      "tests/test_parse_properties.py"],
@@ -46,7 +47,7 @@ def run_module(module, tests):
                 os.remove(os.path.join(work, name))
         with open(os.path.join(work, "setup.cfg"), "w") as f:
             f.write("[mutmut]\nsource_paths = viewer\n"
-                    f"only_mutate = {module}\n"
+                    f"only_mutate = {module if module.endswith('.py') else module + '/*'}\n"
                     "also_copy =\n    app.py\n    gunicorn.conf.py\n    templates\n    static\n    examples\n"
                     "pytest_add_cli_args = -p no:cacheprovider -q -x -k \"" + FAST + "\"\n"
                     "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests))

@@ -2,7 +2,7 @@
 form, logging out, the published livereload client, CORS preflights of files, and a report's
 own files and live-reload socket by its capability (which opens nothing else).
 
-Written from mutmut's survivors in viewer/web/access.py: the allow-list was only exercised by
+Written from mutmut's survivors in viewer/web/access: the allow-list was only exercised by
 tests that run a server in a subprocess, so a capability opening every route, or a preflight,
 the livereload client or the socket refused, survived the in-process tests.
 """
@@ -55,7 +55,7 @@ def test_a_report_capability_opens_files_and_nothing_shaped_like_them(guarded):
 def test_the_login_form_comes_back_to_a_compare_link_with_every_run(guarded, monkeypatch):
     """A shared link to a comparison of two runs, opened logged out: after the form, the same
     two runs (repeated parameters kept, the token dropped)."""
-    monkeypatch.setattr("viewer.web.access.FAILED_LOGIN_DELAY", 0)
+    monkeypatch.setattr("viewer.web.access.tokens.FAILED_LOGIN_DELAY", 0)
     r = guarded.get("/compare?run=keras&run=hf&token=wrong-guess")
     assert r.status_code == 401
     assert 'name="next" value="/compare?run=keras&amp;run=hf"' in r.get_data(as_text=True)

@@ -53,7 +53,7 @@ def test_a_bearer_header_with_a_near_miss_is_refused(guarded, miss):
 
 @pytest.mark.parametrize("miss", near_misses(TOKEN).keys())
 def test_a_token_link_with_a_near_miss_sets_no_cookie(guarded, miss, monkeypatch):
-    monkeypatch.setattr("viewer.web.access.FAILED_LOGIN_DELAY", 0)
+    monkeypatch.setattr("viewer.web.access.tokens.FAILED_LOGIN_DELAY", 0)
     r = guarded.get(f"/runs/{SPT_ID}", query_string={"token": near_misses(TOKEN)[miss]})
     assert r.status_code == 401 and "Set-Cookie" not in r.headers
     assert guarded.get("/api/runs").status_code == 401
@@ -61,7 +61,7 @@ def test_a_token_link_with_a_near_miss_sets_no_cookie(guarded, miss, monkeypatch
 
 @pytest.mark.parametrize("miss", near_misses(TOKEN).keys())
 def test_the_login_form_with_a_near_miss_sets_no_cookie(guarded, miss, monkeypatch):
-    monkeypatch.setattr("viewer.web.access.FAILED_LOGIN_DELAY", 0)
+    monkeypatch.setattr("viewer.web.access.tokens.FAILED_LOGIN_DELAY", 0)
     r = guarded.post("/login", data={"token": near_misses(TOKEN)[miss], "next": "/compare"})
     assert r.status_code == 401 and "That token is not right." in r.get_data(as_text=True)
     assert "Set-Cookie" not in r.headers

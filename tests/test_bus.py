@@ -152,6 +152,23 @@ def test_an_id_that_cannot_be_resumed_gives_resync(make_id):
     assert drain(sub) == [RESYNC]
 
 
+def test_events_left_out_for_want_of_listeners_make_an_older_id_resync():
+    """A page's only stream breaks; a change comes while nobody listens (the publisher renders
+    nothing); the page comes back with its last id: it must reload, not resume without it."""
+    bus = Bus()
+    seen = bus.publish("seen", 1).id       # the last event the page got
+    assert bus.listened() is False          # nobody listens: this change is left out
+    back = bus.subscribe(overview, last_event_id=seen)
+    assert drain(back) == [RESYNC]
+    drawn = bus.last_id()                   # a page drawn after the gap has the change
+    bus.publish("after", 2)
+    resumed = bus.subscribe(overview, last_event_id=drawn)
+    assert drain(resumed) == ["after"]
+    assert bus.listened() is True           # listeners: nothing left out, no new gap
+    again = bus.subscribe(overview, last_event_id=drawn)
+    assert drain(again) == ["after"]
+
+
 def test_the_oldest_event_still_in_the_ring_can_be_resumed_from_just_before_it():
     bus = Bus(history=16)
     events = publish_many(bus, 40)

@@ -489,6 +489,9 @@ def test_new_media_appear_live_and_only_a_slider_at_the_end_follows(page, live_s
     page.goto(f"{live_server}/runs/{SPT_ID}?tab=media")
     page.locator(IMG.format(tag="samples", row=SPT_ID)).wait_for()
     recon_tag = page.locator("[data-media-tag='val/reconstruction']")
+    # the page's script has drawn the tag (its filmstrip): before, under load, a click on the
+    # server-drawn ◀ could land before the module graph loaded, and nothing would listen
+    recon_tag.locator("[data-media-film]").wait_for(timeout=10000)
     recon_tag.locator("[data-media-prev]").click()                    # the user looks back here
     assert shown(page, "val/reconstruction")[0] == file_url(SPT_ID, recon[-2])
     step = max(m["step"] for m in index(run_a)) + 16
@@ -510,6 +513,66 @@ def test_new_media_appear_live_and_only_a_slider_at_the_end_follows(page, live_s
     add_media(run_a, "attention/maps", step, "a new tag", png)
     page.locator(IMG.format(tag="attention/maps", row=SPT_ID)).wait_for(timeout=10000)
     assert shown(page, "val/reconstruction")[0] == file_url(SPT_ID, recon[-2])
+    assert page.errors == []
+
+
+# what the recon tag shows (its step line and slider) each time a media panel is put in the page,
+# read in the microtask after the insertion: the state the next frame paints
+WATCH_PANEL_SWAPS = """() => {
+  const seen = [];
+  new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => {
+    const tag = n.matches && n.matches("[data-media-panel]") && n.querySelector("[data-media-tag='val/reconstruction']");
+    if (tag) seen.push([tag.querySelector("[data-media-pos]").textContent, tag.querySelector("[data-media-slider]").value]);
+  }))).observe(document.body, { childList: true, subtree: true });
+  document.body.mediaSwapsSeen = seen;
+}"""
+
+
+def open_media_looking_back(page, live_server, recon, clicks=1):
+    """The media tab, with the user moved ``clicks`` steps back on val/reconstruction."""
+    page.goto(f"{live_server}/runs/{SPT_ID}?tab=media")
+    recon_tag = page.locator("[data-media-tag='val/reconstruction']")
+    recon_tag.locator("[data-media-film]").wait_for(timeout=10000)   # the script drew the tag
+    for _ in range(clicks):
+        recon_tag.locator("[data-media-prev]").click()
+    assert shown(page, "val/reconstruction")[0] == file_url(SPT_ID, recon[-1 - clicks])
+    return recon_tag
+
+
+def test_a_refetched_media_panel_never_shows_another_step_than_the_users(page, live_server, run_a):
+    """A new tag re-fetches the panel: the new panel must show the user's step from its first
+    frame. (htmx set it up 20 ms after the swap, longer under load, so the server's latest step
+    showed first: the live-media test read it then, now and again.)"""
+    recon = by_tag(run_a)["val/reconstruction"]
+    open_media_looking_back(page, live_server, recon)
+    page.evaluate(WATCH_PANEL_SWAPS)
+    step = max(m["step"] for m in index(run_a)) + 16
+    add_media(run_a, "attention/maps", step, "a new tag", any_png(run_a))
+    page.locator(IMG.format(tag="attention/maps", row=SPT_ID)).wait_for(timeout=10000)
+    seen = page.evaluate("() => document.body.mediaSwapsSeen")
+    want = (f"step {recon[-2]['step']} · {len(recon) - 1} / {len(recon)}", str(len(recon) - 2))
+    assert seen and all(tuple(s) == want for s in seen), seen
+    assert shown(page, "val/reconstruction")[0] == file_url(SPT_ID, recon[-2])
+    assert page.errors == []
+
+
+def test_a_slider_moved_while_the_panel_is_refetched_keeps_the_move(page, live_server, run_a):
+    """The user moves a tag's step while the re-fetched panel is on its way: the new panel opens
+    where the user went, not where the user was when the request left."""
+    recon = by_tag(run_a)["val/reconstruction"]
+    open_media_looking_back(page, live_server, recon)
+    held = []
+    page.route(re.compile(r"/-/partials/media\?"), lambda route: held.append(route))  # the panel waits here
+    add_media(run_a, "attention/maps", max(m["step"] for m in index(run_a)) + 16, "a new tag", any_png(run_a))
+    deadline = time.time() + 10
+    while not held and time.time() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the new tag did not re-fetch the panel"
+    page.locator("[data-media-tag='val/reconstruction'] [data-media-prev]").click()   # meanwhile
+    assert shown(page, "val/reconstruction")[0] == file_url(SPT_ID, recon[-3])
+    held[0].continue_()
+    page.locator(IMG.format(tag="attention/maps", row=SPT_ID)).wait_for(timeout=10000)
+    assert shown(page, "val/reconstruction")[0] == file_url(SPT_ID, recon[-3])
     assert page.errors == []
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 
 from conftest import LIGHTNING_ID, scanned
-from viewer.live.bus import Bus
+from viewer.live.bus import RESYNC, Bus
 from viewer.live.publisher import Publisher
 
 LIGHTNING_CSV = ("lightning", "lightning_logs", "version_0", "metrics.csv")
@@ -60,6 +60,25 @@ def test_with_nobody_listening_nothing_is_rendered_but_files_are_announced(sampl
     pub(changes)
     assert rec.calls == [] and rec.sessions == 0
     assert bus.last_id()  # the internal ``file`` event went out all the same
+
+
+def test_a_page_back_after_a_change_nobody_heard_reloads_instead_of_missing_it(samples):
+    """The run's only page lost its stream; a row was written meanwhile and nobody listened,
+    so no ``metrics`` event exists to replay: resuming from its last id gives a resync."""
+    store, bus, rec = scanned(samples), Bus(), Recorder()
+    pub = Publisher(store, bus, rec)
+    store.follow([LIGHTNING_ID])
+    page = bus.subscribe(lambda e: e.audience in (LIGHTNING_ID, "*"))
+    with open(samples.joinpath(*LIGHTNING_CSV), "a") as f:
+        f.write("5,0.05,83,1.5,,\r\n")
+    pub(store.apply([str(samples.joinpath(*LIGHTNING_CSV))]))
+    last = [e for e in drain(page) if e.name == "metrics"][-1].id
+    bus.unsubscribe(page)                                      # the stream breaks
+    with open(samples.joinpath(*LIGHTNING_CSV), "a") as f:
+        f.write("6,0.04,84,1.6,,\r\n")
+    pub(store.apply([str(samples.joinpath(*LIGHTNING_CSV))]))  # heard by nobody
+    back = bus.subscribe(lambda e: e.audience in (LIGHTNING_ID, "*"), last_event_id=last)
+    assert drain(back) == [RESYNC]
 
 
 def test_a_changed_run_gives_its_head_metrics_row_and_the_counts_once(samples):

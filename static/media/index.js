@@ -1,13 +1,16 @@
 /* Media panels (the run page's media tab): one view per tag (view.js), the lightbox, and live
    appends: `media` events add items in place; a new tag, a gap or a reset re-fetches the panel,
-   keeping each tag's position (or its tail -f) across the swap. */
+   keeping each tag's position (or its tail -f) across the swap: the position is read from the
+   old panel when the new one arrives (the user may move a slider while the request is out), and
+   the new panel is set up in the swap itself (settle:0ms: htmx's default 20 ms settle showed the
+   server's latest step first, for a frame or far longer under load). */
 import { onEvent, onReopen } from "../events.js";
 import { onCleanup, onLoad } from "../util.js";
 import { closeLightboxIn, openLightbox, redrawLightbox } from "./lightbox.js";
 import { findPos, indexRun, item, positionsOf } from "./model.js";
 import { initView, mediaViews, renderView } from "./view.js";
 
-const mediaKeep = new Map();       // panel URL -> {state, queue} while the panel is re-fetched
+const mediaKeep = new Map();       // panel URL -> {panel (the old one), queue} while re-fetched
 
 function panelState(panel) {
   const state = {};
@@ -21,11 +24,11 @@ function panelState(panel) {
 function refetchMedia(panel) {
   const url = panel.dataset.mediaUrl;
   if (!url || mediaKeep.has(url) || !panel.isConnected) return;
-  mediaKeep.set(url, { state: panelState(panel), queue: [] });
+  mediaKeep.set(url, { panel, queue: [] });
   closeLightboxIn(panel);
-  // swapped: the new panel's load hook takes the state; not swapped (an error): drop it
+  // swapped: the new panel's load hook reads the old one's state; not swapped (an error): drop it
   const done = () => { if (panel.isConnected) mediaKeep.delete(url); };
-  htmx.ajax("GET", url, { target: panel, swap: "outerHTML" }).then(done, done);
+  htmx.ajax("GET", url, { target: panel, swap: "outerHTML settle:0ms" }).then(done, done);
 }
 
 function applyMedia(panel, msg) {
@@ -69,7 +72,8 @@ function initMedia(scope) {
   panels.forEach((panel) => {
     const kept = mediaKeep.get(panel.dataset.mediaUrl);
     mediaKeep.delete(panel.dataset.mediaUrl);
-    panel.querySelectorAll("[data-media-tag]").forEach((el) => initView(el, kept && kept.state, openLightbox));
+    const state = kept && panelState(kept.panel);  // where the user is now, not at the request
+    panel.querySelectorAll("[data-media-tag]").forEach((el) => initView(el, state, openLightbox));
     if (kept) kept.queue.forEach((msg) => applyMedia(panel, msg));
   });
 }

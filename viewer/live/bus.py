@@ -88,6 +88,8 @@ class Bus:
     def __init__(self, history=2048, maxsize=512):
         self.boot = os.urandom(4).hex()
         self.last_seq = 0  # the newest event's sequence number
+        # events up to this sequence number were left out (nobody listened): ids before it resync
+        self.gap = 0
         self.history = collections.deque(maxlen=history)
         self.maxsize = maxsize
         self.lock = threading.Lock()
@@ -113,6 +115,18 @@ class Bus:
         with self.lock:
             return f"{self.boot}-{self.last_seq}"
 
+    def listened(self):
+        """Whether anyone listens. When nobody does, the caller may leave events out (not render
+        them); the bus then takes a sequence number for the gap, so that a client resuming from
+        an id before it (a page's only stream, back after a break; a page drawn before the gap)
+        gets a resync rather than a replay with the changes silently missing."""
+        with self.lock:
+            if self.subscribers:
+                return True
+            self.last_seq += 1
+            self.gap = self.last_seq
+            return False
+
     def subscribe(self, wants, last_event_id=None, maxsize=None):
         """A new Subscriber; with ``last_event_id`` it first gets what it missed, or a resync."""
         sub = Subscriber(self, wants, maxsize or self.maxsize)
@@ -135,6 +149,8 @@ class Bus:
         if m is None or m.group(1) != self.boot:
             return None
         seq = int(m.group(2))
+        if seq < self.gap:
+            return None  # events after it were left out: nobody listened
         events = list(self.history)
         if events and int(events[0].id.split("-")[1]) > seq + 1:
             return None  # the ring no longer holds everything after it

@@ -58,7 +58,7 @@ class Publisher:
             bus.publish("file", path, audience="_")
         touched = [rid for rid in dict.fromkeys(changes.changed + changes.added) if store.has(rid)]
         media = self._media_runs(changes.files)
-        if not bus.count():
+        if not bus.listened():  # a gap: a page resuming from before it resyncs
             for rid in touched:  # nobody listens: still move the cursors so later deltas are right
                 store.get(rid, refresh=False).take_delta()
             for rid in media:  # no cursor: the next media event sends a window the page dedupes
