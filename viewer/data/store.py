@@ -331,15 +331,7 @@ class RunStore:
         for r in runs:
             for name in r.summary():
                 counts[name] = counts.get(name, 0) + 1
-
-        def rank(name):
-            low = name.lower()
-            bonus = 2 if ("loss" in low or "acc" in low) else 0
-            bonus += 1 if low.startswith(("val", "eval", "test")) else 0
-            return (-(counts[name] * 4 + bonus), name)
-
-        skip = {"epoch", "step", "lr", "learning_rate"}
-        return [n for n in sorted(counts, key=rank) if n.lower() not in skip][:k]
+        return rank_metrics(counts, k)
 
     # -- metrics ---------------------------------------------------------------------------
 
@@ -534,3 +526,16 @@ class RunStore:
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise NotFound("no such file")
         return path
+
+
+def rank_metrics(counts, k=4):
+    """The k names of ``counts`` ({metric: runs logging it}) most worth a runs-table column:
+    the most logged first, losses and accuracies, then validation ones, ahead of the rest."""
+    def rank(name):
+        low = name.lower()
+        bonus = 2 if ("loss" in low or "acc" in low) else 0
+        bonus += 1 if low.startswith(("val", "eval", "test")) else 0
+        return (-(counts[name] * 4 + bonus), name)
+
+    skip = {"epoch", "step", "lr", "learning_rate"}
+    return [n for n in sorted((n for n in counts if counts[n] > 0), key=rank) if n.lower() not in skip][:k]

@@ -14,7 +14,7 @@ import time
 
 from ..data.formats.media import is_media_path
 from ..data.numbers import finite_or_none_list
-from ..data.run import status_counts
+from .tally import RunTally
 
 
 class Publisher:
@@ -34,6 +34,7 @@ class Publisher:
         self.bus = bus
         self.fragments = fragments
         self.columns = None
+        self.tally = RunTally(store)  # status counts and key metrics, O(changed runs) a batch
         self.counts_shown = None  # (counts, total) last published: most changes move no run
         self.last_scan = 0.0
         self.media_seen = {}  # run id -> media.jsonl items published so far (a count)
@@ -69,12 +70,12 @@ class Publisher:
 
     def _publish(self, changes, touched, media):
         bus, store, fragments = self.bus, self.store, self.fragments
-        runs = store.runs()
-        columns = store.key_metrics(runs)
+        self.tally.update(touched, changes.removed)
+        columns = self.tally.columns()
         if changes.added or changes.removed or columns != self.columns:
             self.columns = columns
             bus.publish("runset", json.dumps({"added": changes.added, "removed": changes.removed}))
-        counts_shown = (status_counts(r.status() for r in runs), len(runs))
+        counts_shown = self.tally.counts()
         rows = []
         for rid in touched:
             run = store.get(rid, refresh=False)
