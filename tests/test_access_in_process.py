@@ -254,7 +254,7 @@ def test_a_link_inside_the_folder_to_another_report_does_not_open_it(guarded, sa
 
 def test_a_report_link_lasts_twelve_hours(guarded):
     assert guarded.get(f"/files/~{cap('reports/a', now=time.time() - 11.9 * 3600)}/reports/a/index.html").status_code == 200
-    r = guarded.get(f"/files/~{cap('reports/a', now=time.time() - 12 * 3600 - 5)}/reports/a/index.html")
+    r = guarded.get(f"/files/~{cap('reports/a', now=time.time() - 12 * 3600 - 601)}/reports/a/index.html")
     assert r.status_code == 403 and "expired" in r.get_json()["error"]
 
 

@@ -86,7 +86,7 @@ def test_an_expired_capability_is_refused_with_a_clear_message(served):
     from viewer.web import access
 
     url, _, _ = served
-    old = access.make_capability(TOKEN, "reports/a", now=time.time() - 12 * 3600 - 5)
+    old = access.make_capability(TOKEN, "reports/a", now=time.time() - 12 * 3600 - 601)
     status, _, body = get(url, f"/files/~{old}/reports/a/index.html")
     assert status == 403 and b"expired" in body
     fresh = access.make_capability(TOKEN, "reports/a", now=time.time() - 11 * 3600)
@@ -130,3 +130,28 @@ def test_the_report_socket_follows_its_own_folder_only(served):
         assert msg["command"] == "reload" and msg["path"].endswith("/reports/a/index.html")
     finally:
         ws.close()
+
+
+def test_a_report_page_keeps_its_bytes_and_etag_between_requests(samples, monkeypatch):
+    """The live-reload snippet of a report carries a capability; minted to the second it made
+    every request's page (and ETag) differ, so a browser's If-None-Match never got a 304 and two
+    reads of one report disagreed. It is rounded up to 10 minutes, and still lasts 12 hours."""
+    from conftest import viewer_app
+    from viewer.web import access
+    from viewer.web.access import capabilities
+
+    (samples / "reports").mkdir(exist_ok=True)
+    (samples / "reports" / "r.html").write_text("<!doctype html><title>r</title><body><p>report</p></body>\n")
+    clock = [1_800_000_000.0 + 5]  # 5 s into a 10-minute step
+    monkeypatch.setattr(capabilities.time, "time", lambda: clock[0])
+    with viewer_app(samples) as app:
+        client = app.test_client()
+        first = client.get("/files/reports/r.html")
+        assert first.status_code == 200 and b"livereload" in first.data
+        clock[0] += 3  # a reload 3 s later
+        again = client.get("/files/reports/r.html")
+        assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+        assert client.get("/files/reports/r.html", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    cap = access.make_capability(TOKEN, "reports", now=clock[0])
+    expires = int(cap.split(".")[0], 16)
+    assert clock[0] + 12 * 3600 <= expires <= clock[0] + 12 * 3600 + 600

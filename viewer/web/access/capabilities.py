@@ -14,7 +14,8 @@ from ...data.errors import ViewerError
 from ...views.current import viewer
 from .secret import as_bytes, same_secret
 
-CAPABILITY_TTL = 12 * 3600  # seconds a report link (``/files/~<capability>/``) stays valid
+CAPABILITY_TTL = 12 * 3600  # seconds a report link (``/files/~<capability>/``) stays valid, at least
+CAPABILITY_STEP = 600       # its expiry is rounded up to this: one page's link (and ETag) for 10 minutes
 
 
 def signing_key():
@@ -35,9 +36,11 @@ def _mac(key, folder, expires):
 
 def make_capability(key, folder, now=None):
     """``<expiry, hex>.<mac>.<folder, base64url>``: opens the files under ``folder`` (relative to
-    the root; ``""`` is the whole root) for 12 hours. The MAC is HMAC-SHA256(key, folder, expiry)."""
+    the root; ``""`` is the whole root) for 12 hours (up to 10 minutes more). The MAC is HMAC-SHA256(key, folder, expiry)."""
     folder = _folder_of(folder)
-    expires = int((now or time.time()) + CAPABILITY_TTL)
+    # rounded up: the same link for 10 minutes, so a report's HTML (which carries one for its
+    # live reload) keeps its bytes and ETag between requests, and conditional requests work
+    expires = -(-int((now or time.time()) + CAPABILITY_TTL) // CAPABILITY_STEP) * CAPABILITY_STEP
     encoded = base64.urlsafe_b64encode(folder.encode("utf-8", "surrogateescape")).decode().rstrip("=")
     return f"{expires:x}.{_mac(as_bytes(key), folder, expires)}.{encoded}"
 
