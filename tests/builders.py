@@ -17,7 +17,7 @@ from pathlib import Path
 
 PAGE = """<!doctype html>
 <html><head><link rel="stylesheet" href="style.css"><script src="js/app.js"></script>
-<link rel="stylesheet" href="../shared/theme.css"></head>
+<link rel="stylesheet" href="../common/theme.css"></head>
 <body><h1 id="t">{title}</h1><img src="plot.png"></body></html>
 """
 
@@ -111,7 +111,7 @@ def add_media(run, tag, step, caption, png, kind="image"):
 
 def html_report(root, title="v1"):
     """An HTML report at ``root/reports/bench`` with its CSS, script and image, and a stylesheet
-    it shares with other reports in ``root/reports/shared``. Returns the report's folder."""
+    it shares with other reports in ``root/reports/common``. Returns the report's folder."""
     root = Path(root)
     rep = root / "reports" / "bench"
     (rep / "js").mkdir(parents=True, exist_ok=True)
@@ -119,5 +119,5 @@ def html_report(root, title="v1"):
     write(rep / "style.css", "h1 { color: rgb(255, 0, 0) }\n")
     write(rep / "js" / "app.js", "window.app = 1;\n")
     write(rep / "plot.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
-    write(root / "reports" / "shared" / "theme.css", "body { margin: 0 }\n")
+    write(root / "reports" / "common" / "theme.css", "body { margin: 0 }\n")
     return rep

@@ -97,8 +97,8 @@ def test_css_and_images_are_swapped_in_place_scripts_reload(server, samples):
     (rep / "style.css").write_text("h1 { color: blue }\n")
     msg = recv(ws)
     assert (msg["path"], msg["liveCSS"]) == ("/files/reports/bench/style.css", True)
-    (samples / "reports" / "shared" / "theme.css").write_text("body { margin: 1px }\n")  # named by the page
-    assert recv(ws)["path"] == "/files/reports/shared/theme.css"
+    (samples / "reports" / "common" / "theme.css").write_text("body { margin: 1px }\n")  # named by the page
+    assert recv(ws)["path"] == "/files/reports/common/theme.css"
     (rep / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\1" * 64)
     msg = recv(ws)
     assert (msg["path"], msg["liveImg"]) == ("/files/reports/bench/plot.png", True)
