@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from builders import lightning_run
 from live_clients import start_server, stop_server
+from test_browser_charts import chart, params
 
 HEADER = ("epoch", "step", "train/loss", "warm", "grad_norm", "tokens", "lr", "time")
 LIVE = "live/version_0"
@@ -56,17 +56,9 @@ def server(tree):
     stop_server(proc)
 
 
-def chart(key):
-    return f"[...window.tailboard.chartViews.values()][0].charts.get({key!r})"
-
-
 def ready(page, key):
     """Wait until the chart ``key`` is drawn."""
     page.wait_for_function(f"!!({chart(key)}?.plot)")
-
-
-def params(page):
-    return parse_qs(urlparse(page.url).query)
 
 
 def ymax(page, key, scale="y"):
