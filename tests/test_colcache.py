@@ -68,6 +68,18 @@ def snapshot(root):
     return out
 
 
+def empty_run(tmp_path, name):
+    """(root, cache, the run's empty metrics file ``name``), both folders fresh (hypothesis
+    runs the test many times in one ``tmp_path``)."""
+    root, cache = tmp_path / "live", tmp_path / "cache"
+    for d in (root, cache):
+        shutil.rmtree(d, ignore_errors=True)
+    (root / "r").mkdir(parents=True)
+    path = root / "r" / name
+    path.write_bytes(b"")
+    return root, cache, path
+
+
 # -- served from the cache: exactly a fresh parse's points ---------------------------------------
 
 @SETTINGS
@@ -76,12 +88,7 @@ def test_a_run_read_through_the_cache_gives_the_points_of_a_fresh_parse(tmp_path
     """Appends in any pieces, restarts (a new store mapping the entry), evictions, truncation,
     a wider-header rewrite, and the file changed while no viewer ran: always a fresh parse's points."""
     first, rewrite = files
-    root, cache = tmp_path / "live", tmp_path / "cache"
-    for d in (root, cache):
-        shutil.rmtree(d, ignore_errors=True)
-    (root / "r").mkdir(parents=True)
-    path = root / "r" / "metrics.csv"
-    path.write_bytes(b"")
+    root, cache, path = empty_run(tmp_path, "metrics.csv")
     store = [cached_store(root, cache)]
 
     def step():
@@ -126,12 +133,7 @@ def test_a_run_read_through_the_cache_gives_the_points_of_a_fresh_parse(tmp_path
 def test_jsonl_read_through_the_cache_gives_the_points_of_a_fresh_parse(tmp_path, every_file, data, body, again):
     """metrics.jsonl: appends in any pieces with restarts between, then truncated and written
     again, either seen by the viewer or behind it while none runs."""
-    root, cache = tmp_path / "live", tmp_path / "cache"
-    for d in (root, cache):
-        shutil.rmtree(d, ignore_errors=True)
-    (root / "r").mkdir(parents=True)
-    path = root / "r" / "metrics.jsonl"
-    path.write_bytes(b"")
+    root, cache, path = empty_run(tmp_path, "metrics.jsonl")
     store = [cached_store(root, cache)]
 
     def write(data_, start=0):
