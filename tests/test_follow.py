@@ -142,6 +142,17 @@ def test_truncation_drops_a_pending_partial_line(log):
     assert f.read_new() == ("truncated", {"lines": ["x"], "partial": ""})
 
 
+def test_written_over_past_its_old_size_between_two_looks_starts_over(log):
+    """``python train.py > train.out`` again: truncated and already longer when next looked at."""
+    f, _ = follow(log, b"".join(b"old %d\n" % i for i in range(3)))
+    with open(log, "r+b") as out:
+        out.truncate(0)
+        out.write(b"".join(b"new %d\n" % i for i in range(6)))
+    assert f.read_new() == ("truncated", {"lines": [f"new {i}" for i in range(6)], "partial": ""})
+    append(log, b"new 6\n")
+    assert f.read_new() == (None, {"lines": ["new 6"], "partial": ""})
+
+
 def test_rotation_follows_the_new_file(log):
     f, _ = follow(log, b"".join(b"old %d\n" % i for i in range(5)))
     os.rename(log, log + ".1")

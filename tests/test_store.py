@@ -101,6 +101,39 @@ def test_truncated_file_starts_over(samples):
     assert list(zip(s["train/loss"]["x"], s["train/loss"]["y"])) == [(1, 9.0)]
 
 
+def test_truncated_and_written_past_its_old_size_between_two_looks_starts_over(samples):
+    """Cut back to a line past the first 256 bytes and written on beyond the old size, all
+    between two looks: the head is the same, so only the rows before the offset can tell."""
+    path = lightning_csv(samples)
+    store = scanned(samples)
+    assert series(store, LIGHTNING_ID)["train/loss"]["count"] == 20
+    body = open(path, "rb").read()
+    keep = body.index(b"\n", 400) + 1
+    with open(path, "r+b") as f:
+        f.truncate(keep)
+        f.seek(keep)
+        f.write("".join(f"0,0.1,{i},{i}.25,,\r\n" for i in range(1000, 1060)).encode())
+    fresh = series(scanned(samples), LIGHTNING_ID)
+    assert fresh["train/loss"]["x"][-60:] == list(range(1000, 1060))
+    assert series(store, LIGHTNING_ID) == fresh
+
+
+def test_jsonl_truncated_and_written_past_its_old_size_starts_over(tmp_path):
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    path = run / "metrics.jsonl"
+    head = '{"note": "%s"}\n' % ("x" * 300)
+    write(str(path), head + "".join(f'{{"loss": {i}}}\n' for i in range(20)))
+    store = scanned(str(tmp_path / "runs"))
+    assert series(store, "r")["loss"]["y"] == list(range(20))
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        f.write((head + "".join(f'{{"loss": {-i}}}\n' for i in range(30))).encode())
+    s = series(store, "r")  # no step: x is the line number, so only the bytes can tell
+    assert s["loss"]["y"] == [-i for i in range(30)]
+    assert s == series(scanned(str(tmp_path / "runs")), "r")
+
+
 @pytest.mark.parametrize("look_while_gone", [True, False])
 def test_deleted_then_recreated_file_is_read_afresh(samples, look_while_gone):
     path = lightning_csv(samples)

@@ -28,7 +28,8 @@ def _give(src, st, offset, head, series):
         s = table.series[name] = Series()
         rebase(s, rows)
     lines = src.lines
-    lines.offset, lines.signature, lines.signed = offset, head, bool(st["signed"])
+    lines.signature, lines.signed = head, bool(st["signed"])
+    lines.place(offset)
     lines.skipping, lines.long_lines = bool(st["skipping"]), int(st["long_lines"])
 
 

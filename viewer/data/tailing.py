@@ -243,14 +243,16 @@ def strip_ansi(text):
 class LogFollower:
     """Follows one log file for a live view: its tail first, then whatever is appended.
 
-    Survives truncation (size shrank) and rotation (the path now names another file): both
-    start over from the new file's tail. Complete lines are rendered once; the unfinished last
+    Survives truncation (size shrank, or the bytes before the offset changed: truncated and
+    written past the old size between two looks) and rotation (the path now names another
+    file): both start over from the new file's tail. Complete lines are rendered once; the unfinished last
     line (a tqdm bar rewriting itself with ``\\r``) is kept collapsed to its latest state, so
     a bar that never ends its line costs constant memory.
     """
 
     MAX_PARTIAL = 64 << 10
     MAX_JUMP = 4 << 20  # more appended than this at once: show the new tail instead
+    KEEP = 64           # bytes before the offset compared on every read
 
     def __init__(self, path, tail_bytes=256 << 10, root=None):
         self.path = path
@@ -260,6 +262,7 @@ class LogFollower:
         self.root = root or paths.root_of(path) or os.path.dirname(os.path.abspath(path))
         self.offset = 0
         self.inode = None
+        self.last = b""
         self._restart()
 
     def _restart(self):
@@ -274,6 +277,7 @@ class LogFollower:
             data = f.read(size - start)
         self._restart()
         self.offset, self.inode = size, (st.st_dev, st.st_ino)
+        self.last = data[-self.KEEP:]
         return self._feed(data)
 
     def read_new(self):
@@ -296,11 +300,16 @@ class LogFollower:
                 now = os.fstat(f.fileno())
                 if (now.st_dev, now.st_ino) != self.inode:
                     return "rotated", self.tail()
-                f.seek(self.offset)
-                data = f.read(min(now.st_size, self.offset + self.MAX_JUMP) - self.offset)
+                back = len(self.last)
+                f.seek(self.offset - back)
+                data = f.read(min(now.st_size, self.offset + self.MAX_JUMP) - self.offset + back)
+                if data[:back] != self.last:  # truncated and written past the old size
+                    return "truncated", self.tail()
+                data = data[back:]
         except OSError:
             return None, None  # swapped between the stat and the open: the next look decides
         self.offset += len(data)
+        self.last = (self.last + data[-self.KEEP:])[-self.KEEP:]
         return None, self._feed(data)
 
     def _feed(self, data):

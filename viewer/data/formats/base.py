@@ -187,14 +187,17 @@ def to_float(value):
 class AppendedLines:
     """Reads a growing text file line by line, remembering the offset reached.
 
-    Only complete lines are returned (a partial last line is being written). ``changed``
-    detects a rewrite: the file shrank or its first bytes differ from what was read before.
+    Only complete lines are returned (a partial last line is being written). ``rewound``
+    detects a rewrite: the file shrank, or its first bytes or the last bytes read before the
+    offset differ from what was read (a file truncated and written past its old size between
+    two looks keeps its header but not the rows the offset ends on).
     A line of ``CHUNK`` bytes or more is skipped whole and counted in ``long_lines``: where
     a line is cut must not depend on how the file grew between two reads.
     """
 
     SIGNATURE = 256          # at least this many leading bytes are compared...
     MAX_SIGNATURE = 64 << 10  # ...and always the whole first line (a CSV header), up to this
+    TAIL = 64                # the bytes just before the offset, compared too
 
     def __init__(self, path):
         self.path = path
@@ -204,17 +207,47 @@ class AppendedLines:
         """True when the file was truncated or replaced since the last read."""
         if size < self.offset:
             return True
-        if self.signature:
-            try:
-                with open_regular(self.path) as f:
-                    head = f.read(len(self.signature))
-            except OSError:
-                return True
-            return head != self.signature
+        if not self.signature and not self.offset:
+            return False
+        try:
+            with open_regular(self.path) as f:
+                if f.read(len(self.signature)) != self.signature:
+                    return True
+                if self.tail is None:  # placed by a cache or a backwards read: learnt now
+                    self._learn_tail(f)
+                elif self.tail:
+                    f.seek(self.offset - len(self.tail))
+                    return f.read(len(self.tail)) != self.tail
+        except OSError:
+            return True
         return False
+
+    def place(self, offset, f=None):
+        """Go on from ``offset`` (a cache entry's, or a backwards read's end), noting the bytes
+        before it from ``f`` (or the file) so that a later rewrite is seen."""
+        self.offset = offset
+        try:
+            if f is not None:
+                self._learn_tail(f)
+            else:
+                with open_regular(self.path) as f:
+                    self._learn_tail(f)
+        except OSError:
+            self.tail = None
+
+    def _learn_tail(self, f):
+        start = max(0, self.offset - self.TAIL)
+        f.seek(start)
+        self.tail = f.read(self.offset - start)
+
+    def _took(self, data):
+        """``data`` was just consumed, up to the offset."""
+        if self.tail is not None:
+            self.tail = (self.tail + data[-self.TAIL:])[-self.TAIL:]
 
     def restart(self):
         self.offset = 0
+        self.tail = b""         # up to TAIL bytes before the offset (None: not known yet)
         self.signature = b""
         self.signed = False     # the signature holds the whole first line (or MAX_SIGNATURE bytes)
         self.skipping = False   # inside a line too long to keep
@@ -240,7 +273,9 @@ class AppendedLines:
                     return
                 if self.skipping:  # the rest of an over-long line, up to its newline
                     nl = data.find(b"\n")
-                    self.offset += len(data) if nl < 0 else nl + 1
+                    took = data if nl < 0 else data[: nl + 1]
+                    self.offset += len(took)
+                    self._took(took)
                     self.skipping = nl < 0
                     continue
                 end = data.rfind(b"\n")
@@ -249,7 +284,9 @@ class AppendedLines:
                         return  # partial line still being written
                     self.skipping, self.long_lines = True, self.long_lines + 1
                     self.offset += len(data)
+                    self._took(data)
                     continue
                 self.offset += end + 1
+                self._took(data[: end + 1])
                 yield data[: end + 1].decode("utf-8", errors="replace")
                 turn()  # the caller parsed that chunk: other connections get a turn when one is due

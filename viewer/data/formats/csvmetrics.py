@@ -497,7 +497,7 @@ class CsvGlance:
                 f.seek(0)
                 head = f.read(lines.SIGNATURE)
             lines.signature, lines.signed = head[: max(lines.SIGNATURE, keep)], True
-            lines.offset = end
+            lines.place(end, f)
 
 
 def _last_line_end(f, size):
