@@ -112,6 +112,22 @@ def answered_by_all(proc, rid, n):
     return len(seen)
 
 
+def breakdown(pid):
+    """{pid: "name anon+file MB"} for gunicorn's processes: which one holds what."""
+    out = {}
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                st = dict(ln.split(":", 1) for ln in f if ":" in ln)
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:60]
+        except OSError:
+            continue
+        mb = {k: int(st[k].split()[0]) // 1024 for k in ("RssAnon", "RssFile", "RssShmem") if k in st}
+        out[p] = f"{cmd.strip()}: anon {mb.get('RssAnon')} + file {mb.get('RssFile')} + shmem {mb.get('RssShmem')} MB"
+    return out
+
+
 def _rss(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -202,10 +218,12 @@ def main(argv=None):
                     get(p, f"/api/runs/{quote(r)}/metrics")
                 out[f"pages_{kind}_s"] = time.perf_counter() - t0
                 out[f"pages_{kind}_rss_mb"] = tree_rss(p.pid) / 2**20
-                time.sleep(6)  # the heap trim runs every 5 s (viewer/live/heap.py)
+                time.sleep(11)  # every 5 s: the heap trim, and the pages of runs not asked for in 5 s released
                 out[f"pages_{kind}_rss_settled_mb"] = tree_rss(p.pid) / 2**20
                 out[f"pages_{kind}_pss_settled_mb"] = pss(p.pid) / 2**20
                 out[f"pages_{kind}_memory"] = json.loads(get(p, "/healthz"))["memory"]
+                for who, what in breakdown(p.pid).items():
+                    print(f"#   {kind} {who} {what}", flush=True)
             finally:
                 stop(p)
             print(f"# pages {kind}: {out[f'pages_{kind}_rss_mb']:.0f} MB, settled "

@@ -268,6 +268,50 @@ def test_an_evicted_run_lets_its_pages_go(tmp_path, every_file):
     assert not mapped("run0") and mapped("run2")
 
 
+def resident_kb(cache):
+    """Kilobytes of this process's resident set that are pages of files under ``cache``."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if len(head) >= 5 and "-" in head[0] and ":" in head[3]:  # a mapping's first line
+                inside = len(head) >= 6 and head[5].startswith(str(cache))
+            elif inside and head and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
+def test_a_mapped_run_nobody_looks_at_leaves_the_resident_set_and_reads_the_same(tmp_path):
+    """RSS follows what is looked at: a run served from the cache that nobody asked for lately
+    gives its pages back to the page cache; a followed run keeps them; the next ask reads the
+    same points (faulted back in) and the run was never parsed again."""
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    big_run(root, rid="seen")
+    big_run(root, rid="followed")
+    cached_store(root, cache).parsed("seen")  # the entries exist: the next store maps them
+    cached_store(root, cache).parsed("followed")
+    followed = []
+    store = RunStore(str(root), cache=CacheDir(str(cache), str(root)), kept=lambda: followed)
+    store.scan()
+    want = store.metrics("seen")
+    followed.append(store.get("followed").path)
+    store.metrics("followed")
+    before = resident_kb(cache)
+    assert before >= 2 * 60_000 * 32 // 1024  # at least both runs' loss records, resident after charting
+
+    assert store.budget.release_idle(3600) == 0  # asked just now: kept
+    assert store.budget.release_idle(0) == 1    # the followed run keeps its pages
+    after = resident_kb(cache)
+    assert after <= before / 2 + 64
+    assert store.budget.release_idle(0) == 0    # once per ask
+    assert store.get("seen", refresh=False).parsed and store.columns.state()["restored"] == 2
+
+    plain = RunStore(str(root))  # no cache: a fresh parse
+    plain.scan()
+    assert store.metrics("seen") == want == plain.metrics("seen")
+    assert resident_kb(cache) > after  # faulted back in by the ask, from the same map
+
+
 @pytest.mark.parametrize("damage", ["manifest", "truncated", "magic", "count", "swapped"])
 def test_a_corrupt_or_foreign_entry_is_ignored_and_rebuilt(tmp_path, damage):
     root, cache = tmp_path / "root", tmp_path / "cache"

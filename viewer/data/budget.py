@@ -10,11 +10,18 @@ on its next ask; its listing stays live from the offsets the glance kept.
 Points mapped from the column cache weigh as much as parsed ones: shared with the other
 workers as they are, their pages are resident in this process's RSS. Evicting such a run
 costs little to undo (its next ask maps the entry again); ``mapped_mb`` tells them apart.
+``release_idle`` takes the pages of mapped runs nobody asked for lately (and no open page
+follows) out of the process's resident set: the page cache keeps them, so the next ask
+faults them back in from memory in a millisecond or two, and RSS follows what is looked at.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+
+
+FULL_IDLE_S = 1.0  # with the budget three quarters full, mapped runs not asked for in this long are released
 
 
 class SeriesBudget:
@@ -25,9 +32,11 @@ class SeriesBudget:
         self.lock = threading.Lock()
         self.lru: OrderedDict = OrderedDict()  # run id -> Run, least recently asked first
         self.evictions = 0
+        self.released = {}        # run id -> monotonic time of the ask its pages were released after
 
     def use(self, run):
         """``run`` was just asked for its series: most recently used; then trim to the limit."""
+        run.asked_at = time.monotonic()
         with self.lock:
             self.lru[run.id] = run
             self.lru.move_to_end(run.id)
@@ -36,6 +45,31 @@ class SeriesBudget:
     def forget(self, run_id):
         with self.lock:
             self.lru.pop(run_id, None)
+
+    def release_idle(self, idle_s):
+        """Release the mapped pages of the runs not asked for in ``idle_s`` seconds and not
+        followed by an open page (each once per ask). Returns how many runs were released."""
+        now = time.monotonic()
+        with self.lock:
+            runs = list(self.lru.values())
+        idle = [r for r in runs if r.parsed and now - getattr(r, "asked_at", 0) >= idle_s
+                and self.released.get(r.id) != getattr(r, "asked_at", 0)]
+        if not idle:
+            return 0
+        try:
+            kept = set(self.kept())
+        except Exception:  # noqa: BLE001 - a broken hook must not stop the release
+            kept = set()
+        n = 0
+        for r in idle:
+            if r.path in kept:
+                continue
+            self.released[r.id] = getattr(r, "asked_at", 0)
+            n += bool(r.release_pages())
+        with self.lock:  # forget the runs gone from the budget
+            for rid in [k for k in self.released if k not in self.lru]:
+                del self.released[rid]
+        return n
 
     def used(self, kind="all"):
         with self.lock:
@@ -51,6 +85,8 @@ class SeriesBudget:
                     self.lru.pop(r.id, None)
         sizes = {r.id: r.series_bytes() for r in runs if r.parsed}
         total = sum(sizes.values())
+        if total > self.limit * 0.75:  # pages asked faster than the watcher's pass: resident set kept in check too
+            self.release_idle(FULL_IDLE_S)
         if total <= self.limit:
             return 0
         try:

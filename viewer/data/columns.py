@@ -12,6 +12,7 @@ the memory budget weighs; ``mapped_bytes`` tells the rest.
 """
 from __future__ import annotations
 
+import mmap
 import sys
 from array import array
 from itertools import chain
@@ -98,6 +99,32 @@ class Column:
 def mapped_bytes(col):
     """Bytes of ``col`` that are a mapped file's pages (0 for an ``array('d')``)."""
     return getattr(col, "mapped_bytes", 0)
+
+
+def _mapping(a):
+    """The ``mmap`` under a numpy view of one (through its bases and memoryviews), or None."""
+    for _ in range(8):
+        if a is None or isinstance(a, mmap.mmap):
+            return a
+        a = a.obj if isinstance(a, memoryview) else getattr(a, "base", None)
+    return None
+
+
+def release_pages(cols):
+    """Hand the resident pages under mapped columns back to the page cache (``madvise``
+    DONTNEED on the read-only shared map): the kernel keeps them cached, shared and
+    reclaimable, and the next read faults them back in from memory. Nothing is lost: the
+    map stays, its pages are the file's. Returns the number of maps released."""
+    done = {}
+    for col in cols:
+        mm = _mapping(getattr(col, "base", None))
+        if mm is not None and id(mm) not in done:
+            done[id(mm)] = mm
+            try:
+                mm.madvise(mmap.MADV_DONTNEED)
+            except (AttributeError, OSError, ValueError):  # no madvise here, or the map was closed
+                pass
+    return len(done)
 
 
 def rebase(s, rows):

@@ -8,7 +8,7 @@ import threading
 import time
 
 from . import paths
-from .columns import mapped_bytes
+from .columns import mapped_bytes, release_pages
 from .discovery import rediscover
 from .formats.base import SourceError, safe_text, stat_or_none
 from .formats.logs import display_name, stream_ids, stream_kind, stream_rank
@@ -240,6 +240,14 @@ class Run:
         sizes = {"anon": (sys.getsizeof,), "mapped": (mapped_bytes,), "all": (sys.getsizeof, mapped_bytes)}[kind]
         return sum(size(a) for src in self.sources for s in src.table.series.values()
                    for a in (s.step, s.epoch, s.time, s.y) for size in sizes)
+
+    def release_pages(self):
+        """Give the resident pages of the series mapped from the column cache back to the page
+        cache (see :func:`columns.release_pages`); the run stays parsed. Returns the maps released."""
+        if not self.parsed:
+            return 0
+        return release_pages([a for src in self.sources for s in list(src.table.series.values())
+                              for a in (s.step, s.epoch, s.time, s.y)])
 
     def take_report(self):
         """(version, paths changed since the last call): what the store has yet to announce.

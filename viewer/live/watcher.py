@@ -35,6 +35,7 @@ from .watchproc import ChangeQueue
 log = logging.getLogger(__name__)
 
 STATUS_EVERY = 5.0  # seconds between looks at the statuses time alone moves (running -> stale)
+RELEASE_AFTER = 5.0  # a mapped run nobody asked for in this long leaves the resident set
 
 
 class Watcher:
@@ -229,6 +230,7 @@ class Watcher:
                     if moved:
                         self._publish(Changes(changed=moved))
                     last_status = now
+                    self.store.budget.release_idle(RELEASE_AFTER)  # RSS follows what is looked at
                     release_free_heap()
             except Exception:  # a bad tree must not kill the loop; the next pass retries
                 log.exception("tailboard: watching %s failed", self.store.root)
