@@ -231,6 +231,9 @@ class TailboardPeer(SptFormat):
         env = {k: v for k, v in os.environ.items()
                if k not in ("VIEWER_TOKEN", "VIEWER_POLL", "FLASK_DEBUG", "WEB_CONCURRENCY", "TAILBOARD_PORT")}
         env.update(VIEWER_ROOT=root, TAILBOARD_BIND=f"127.0.0.1:{port}")
+        if "VIEWER_CACHE_DIR" not in os.environ:  # each start cold: an empty column cache of its own
+            self.cache = tempfile.mkdtemp(prefix="tailboard-bench-cache-")
+            env["VIEWER_CACHE_DIR"] = self.cache
         exe = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         exe = exe if os.path.exists(exe) else shutil.which("gunicorn") or "gunicorn"
         self.base = f"http://127.0.0.1:{port}"
@@ -243,6 +246,9 @@ class TailboardPeer(SptFormat):
         stop_process(self.proc, grace=15)
         if self.logfile:
             self.logfile.close()
+        if getattr(self, "cache", None):
+            shutil.rmtree(self.cache, ignore_errors=True)
+            self.cache = None
             self.logfile = None
 
     def pid(self):
