@@ -2,6 +2,7 @@
    htmx's load hook and destroyed on cleanup) and the live refresh of the table or scatter when a
    compared run changes. */
 import { onReopen } from "./events.js";
+import { hiddenRuns, onHiddenChange } from "./hidden.js";
 import { onThemeChange } from "./theme.js";
 import { cssVar, fmt, onCleanup, onLoad, within } from "./util.js";
 
@@ -72,6 +73,9 @@ function drawScatter(el) {
   const script = el.querySelector("[data-scatter-data]");
   if (!holder || !script || plots.has(el)) return;
   const data = JSON.parse(script.textContent);
+  const hidden = hiddenRuns();
+  const shown = data.points.filter((p) => !hidden.has(p.id));
+  data.points = shown.length ? shown : data.points;   // never every run: an empty plot tells nothing
   const muted = cssVar("--muted", "#666"), grid = cssVar("--grid", "#ddd");
   const item = { points: data.points, hover: null, tip: document.createElement("div") };
   const series = [{ label: data.x }].concat(data.points.map((p) => ({
@@ -136,6 +140,7 @@ document.body.addEventListener("sse:resync", schedule);
 onReopen(schedule);   // a new stream after a break may have missed run events
 
 onLoad((root) => within(root, "[data-compare-scatter]").forEach(drawScatter));
+onHiddenChange(() => Array.from(plots.keys()).forEach((el) => { destroy(el); drawScatter(el); }));
 onCleanup((gone) => {
   plots.forEach((_item, el) => { if (gone.contains(el)) destroy(el); });
 });

@@ -3,7 +3,7 @@
    and in the URL as `hidden=<id>` (repeatable) so a link carries it: a URL that names it wins
    (and is remembered), else the stored set is used and written into the URL.
    Hidden runs leave the runs table, the overview strips, the compare page's charts, its table's
-   columns and the parallel coordinates; a "N hidden · show" control ([data-hidden-slot]) brings them back. */
+   columns, its scatter (points and legend) and the parallel coordinates; a "N hidden · show" control ([data-hidden-slot]) brings them back. */
 import { $$, onLoad, within } from "./util.js";
 
 const PARAM = "hidden";
@@ -58,7 +58,8 @@ export function hide(ids) { setHiddenRuns(current.concat(ids)); }
 
 // Rows, strip cards, compare chips get the hidden attribute (a live row merges its classes
 // in place, keeping attributes; a row swapped in whole gets it again after the swap)
-const HIDEABLE = "tr.run-row[data-run], #activity li[data-run], .compare-chip[data-run], .compare-table [data-run]";
+const HIDEABLE = "tr.run-row[data-run], #activity li[data-run], .compare-chip[data-run], .compare-table [data-run], " +
+                 ".compare-legend li[data-run], .compare-skipped li[data-run]";
 function apply(root) {
   const set = hiddenRuns();
   within(root, HIDEABLE).forEach((e) => { e.hidden = set.has(e.dataset.run); });

@@ -224,6 +224,21 @@ def test_reload_restores_tab_diff_and_axes(page, sweep_server):
     assert page.errors == []
 
 
+def test_a_hidden_run_leaves_the_scatter_and_its_legend_and_show_brings_it_back(page, sweep_server):
+    base, _ = sweep_server
+    page.goto(compare_url(base, IDS, tab="scatter", hidden=IDS[1]))
+    page.wait_for_selector(".compare-scatter[data-drawn='2']")
+    assert [p["id"] for p in scatter_state(page)["points"]] == [IDS[0], IDS[2]]
+    assert page.locator(f".compare-legend li[data-run='{IDS[1]}']").is_hidden()
+    assert page.locator(f".compare-legend li[data-run='{IDS[0]}']").is_visible()
+    assert "1 hidden" in page.locator("[data-hidden-slot]").first.inner_text()
+    page.click("[data-hidden-slot] .hidden-show")
+    page.wait_for_selector(".compare-scatter[data-drawn='3']")
+    assert [p["id"] for p in scatter_state(page)["points"]] == IDS[:3]
+    assert page.locator(f".compare-legend li[data-run='{IDS[1]}']").is_visible()
+    assert page.errors == []
+
+
 def test_table_and_scatter_follow_a_run_that_writes(page, sweep_server):
     base, root = sweep_server
     page.goto(compare_url(base, IDS[:3], tab="table"))
