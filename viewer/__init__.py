@@ -64,7 +64,7 @@ class Viewer:
         self.store = RunStore(root, stale_after=self.config["VIEWER_STALE_AFTER"],
                               memory_mb=self.config["VIEWER_MEMORY_MB"], kept=self._followed,
                               cache=self.cache,  # its columns/: parses shared by restarts and workers
-                              coarse_mb=self.config["VIEWER_COARSE_MB"])
+                              coarse_mb=self.config["VIEWER_COARSE_MB"], cache_mb=self.config["VIEWER_CACHE_MB"])
         # signs report capabilities when there is no token; exported so that the processes
         # started after this one (flask's reloader child, forked workers) agree on it
         self.secret = os.environ.setdefault("TAILBOARD_SECRET", secrets.token_hex(32))

@@ -32,12 +32,13 @@ DEFAULTS = {
     "VIEWER_ALERT_WEBHOOK": None,   # URL each alert is POSTed to as JSON (Slack, Discord, Mattermost, ntfy)
     "VIEWER_COARSE_MB": 4.0,        # metric files this big: a sampled first chart, full parse in the background (0: off)
     "VIEWER_CACHE_DIR": None,       # where the viewer may write (column cache, alert state); unset: $XDG_CACHE_HOME/tailboard; "off": none
+    "VIEWER_CACHE_MB": 4096,        # the column cache's cap on disk: least recently used entries pruned past it (0: no cap)
 }
 
 TYPES = {"VIEWER_POLL": float, "VIEWER_RESCAN": float, "VIEWER_HEARTBEAT": float, "VIEWER_STALE_AFTER": float, "VIEWER_POINTS": int,
          "VIEWER_LOG_BYTES": int, "VIEWER_PAGE_LOG_BYTES": int, "VIEWER_BACKGROUND": "bool", "VIEWER_LIVERELOAD": "bool",
          "VIEWER_OPEN": "bool", "VIEWER_MEMORY_MB": float,
-         "VIEWER_COARSE_MB": float}
+         "VIEWER_COARSE_MB": float, "VIEWER_CACHE_MB": float}
 
 
 def _cast(key, value):

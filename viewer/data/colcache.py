@@ -17,6 +17,8 @@ An entry is used only when the file is the one it describes: same device and ino
 shorter than the cached offset, the same mtime while the size is the cached size, the same
 header bytes and the same 4 KiB before the offset, and this reader at this version. Anything
 else (a corrupt, truncated or foreign file) is counted in ``rejected`` and parsed afresh.
+Entries of files that are gone, and the least recently used past ``VIEWER_CACHE_MB``, are
+pruned (:mod:`colprune`).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 
-from . import colstate
+from . import colprune, colstate
 from .columns import rebase
 from .cooperative import turn
 from .paths import open_regular
@@ -66,8 +68,9 @@ def _sha(b):
 class ColumnCache:
     """The column cache of one runs folder; ``cachedir`` is a :class:`CacheDir` (or None)."""
 
-    def __init__(self, cachedir):
+    def __init__(self, cachedir, cap_mb=4096):
         self.cachedir = cachedir
+        self.pruner = colprune.Pruner(float(cap_mb or 0) * 2**20)  # VIEWER_CACHE_MB: the cache kept under it
         self._where = None
         self.stopped = None  # why writing stopped (a full or read-only disk)
         self.records = weakref.WeakKeyDictionary()  # source -> Record
@@ -93,7 +96,13 @@ class ColumnCache:
         return self._where or None
 
     def state(self):
-        return {**self.counts, "stopped": self.stopped}
+        pruned = colprune.last_pass(os.path.dirname(self.where)) if self.where else None
+        return {**self.counts, "stopped": self.stopped, "pruned": pruned}
+
+    def prune_when_due(self):
+        """Start a pruning pass in the background when one is due host-wide (see :mod:`colprune`)."""
+        if self.where:
+            self.pruner.when_due(os.path.dirname(self.where))
 
     def _dir(self, src):
         key = _sha(f"{reader_id(src)}\0{src.path}".encode("utf-8", "surrogateescape"))[:24]
@@ -121,6 +130,10 @@ class ColumnCache:
             return False
         self.records[src] = Record(m["gen"], src.table.generation, m["offset"])
         self.counts["restored"] += 1
+        try:
+            os.utime(os.path.join(d, "manifest.json"))  # last used: the pruner drops the least recent first
+        except OSError:
+            pass
         return True
 
     def _usable(self, src, m, d):

@@ -67,14 +67,15 @@ class Changes:
 
 class RunStore:
     def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: (), cache=None,
-                 coarse_mb=4.0):
+                 coarse_mb=4.0, cache_mb=4096):
         """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
         giving the folders of the runs open pages follow, never evicted; ``cache``: the
         ``CacheDir`` whose ``columns/`` holds parsed columns (None: no column cache); ``coarse_mb``:
-        metric files this big get a coarse first answer and a background parse (VIEWER_COARSE_MB, 0: never)."""
+        metric files this big get a coarse first answer and a background parse (VIEWER_COARSE_MB, 0: never);
+        ``cache_mb``: the column cache's cap on disk (VIEWER_CACHE_MB, 0: none)."""
         # an evicted run's AxisOrders go with it: each holds its Series, whose points would stay
         self.budget = SeriesBudget(float(memory_mb) * 2**20, kept, evicted=self._forget_orders)
-        self.columns = ColumnCache(cache) if cache else None
+        self.columns = ColumnCache(cache, cache_mb) if cache else None
         if self.columns is not None:
             self.columns.warm()
         self.first = FirstAnswers(self, coarse_mb)  # big runs: a sample at once, parsed in the background

@@ -231,6 +231,8 @@ class Watcher:
                         self._publish(Changes(changed=moved))
                     last_status = now
                     self.store.budget.release_idle(RELEASE_AFTER)  # RSS follows what is looked at
+                    if self.store.columns is not None:
+                        self.store.columns.prune_when_due()  # the cache's disk use kept under VIEWER_CACHE_MB
                     release_free_heap()
             except Exception:  # a bad tree must not kill the loop; the next pass retries
                 log.exception("tailboard: watching %s failed", self.store.root)
