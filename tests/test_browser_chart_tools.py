@@ -4,6 +4,7 @@ axis, pinned charts, another logged series as x, median/sem/CI aggregates, and s
 never crosses a gap or a restart. Pins, panels and every control survive a reload (the URL)."""
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
@@ -46,6 +47,9 @@ def tree(tmp_path_factory):
     rows += [(0, s, 1.0, None, None, None, None, T0 + s) for s in range(500, 600)]   # nothing logged 100..499
     lightning_run(root, "gappy/version_0", rows, {"lr": 0.1}, HEADER)
     lightning_run(root, LIVE, [(0, s, 1.0 / (s + 1), 2.0, 1000.0, 512 * s, None, T0 + s) for s in range(10)], {"lr": 0.1}, HEADER)
+    (root / "commas").mkdir()
+    (root / "commas" / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "loss,smoothed": 2.0 - s / 100, "acc": s / 100}) + "\n" for s in range(50)))
     return root
 
 
@@ -67,6 +71,24 @@ def ymax(page, key, scale="y"):
 
 def act(page, key, what):
     page.locator(f".chart-card[data-metric='{key}'] button[data-act={what}]").click()
+
+
+def test_a_metric_with_a_comma_in_its_name_joins_a_combined_panel_that_a_link_reproduces(page, server):
+    page.goto(server + "/runs/commas")
+    ready(page, "loss,smoothed")
+    act(page, "loss,smoothed", "pick")
+    act(page, "acc", "pick")
+    page.locator(".chart-controls button[name=combine]").click()
+    key = "combo:loss\\,smoothed,acc"
+    ready(page, key)
+    assert params(page)["combo"] == ["loss\\,smoothed,acc"]
+    labels = f"{chart(key)}.plot.series.slice(1).map(s => s.label)"
+    assert page.evaluate(labels) == ["loss,smoothed", "acc"]
+    page.reload()   # the link alone draws it again, the name whole
+    ready(page, key)
+    assert page.evaluate(labels) == ["loss,smoothed", "acc"]
+    assert page.evaluate(f"{chart(key)}.card.querySelector('.chart-title b').textContent") == "loss,smoothed + acc"
+    assert page.errors == []
 
 
 def test_outlier_proof_scale_ignores_a_spike_and_marks_it_at_the_edge(page, server):

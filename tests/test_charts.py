@@ -45,6 +45,11 @@ def test_bad_values_fall_back_to_the_defaults(query):
     assert st[k] == charts.DEFAULTS[k]
 
 
+def test_combo_names_keep_their_escaped_commas_and_backslashes():
+    st = charts.view_state(MultiDict([("combo", "loss\\,smoothed,acc"), ("combo", "a\\\\b,c\\")]))
+    assert st["combo"] == [["loss,smoothed", "acc"], ["a\\b", "c\\"]]
+
+
 def test_view_state_reads_the_chart_tools_back_from_the_url():
     args = MultiDict([("smoother", "gauss"), ("xmetric", "tokens"), ("x", "time"), ("clip", "1"), ("clipq", "10"),
                       ("skip", "200"), ("clipc", "train/loss"), ("clipc", "train/loss"), ("combo", "a,b,a"),

@@ -1,13 +1,26 @@
 /* One chart's card: title, action buttons (pin, outlier-proof y, pick for a combined panel,
    PNG, CSV; remove on a combined panel), the plot, tooltip, note and last/best table. The
    buttons' clicks are handled in actions.js. A chart's key is its metric's name, or
-   "combo:a,b" for a combined panel of metrics a and b. */
+   "combo:a,b" for a combined panel of metrics a and b (a name's own commas escaped: "a\\,b"). */
 import { direction } from "./data.js";
 import { renderTable } from "./legend.js";
 import { writeUrl } from "./urlstate.js";
 
 export const COMBO = "combo:";
-export const comboKey = (names) => COMBO + names.join(",");
+// names joined by commas; a comma or backslash inside a name is escaped with a backslash
+export const joinNames = (names) => names.map((n) => n.replace(/[\\,]/g, (c) => "\\" + c)).join(",");
+export function splitNames(s) {
+  const out = [];
+  let cur = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "\\" && i + 1 < s.length) cur += s[++i];
+    else if (s[i] === ",") { out.push(cur); cur = ""; }
+    else cur += s[i];
+  }
+  out.push(cur);
+  return out;
+}
+export const comboKey = (names) => COMBO + joinNames(names);
 
 function button(act, text, title, pressed) {
   const b = document.createElement("button");
@@ -21,7 +34,7 @@ function button(act, text, title, pressed) {
 }
 
 export function card(view, key) {
-  const combo = key.startsWith(COMBO) ? key.slice(COMBO.length).split(",") : null;
+  const combo = key.startsWith(COMBO) ? splitNames(key.slice(COMBO.length)) : null;
   const title = combo ? combo.join(" + ") : key;
   const el = document.createElement("div");
   el.className = "chart-card" + (combo ? " chart-combo" : "");
@@ -53,11 +66,6 @@ export function card(view, key) {
       writeUrl(view);
       renderTable(chart);
     });
-  }
-  const pick = el.querySelector("[data-act=pick]");
-  if (pick && key.includes(",")) {   // combo= separates names with commas
-    pick.disabled = true;
-    pick.title = "a name with a comma cannot be part of a combined panel";
   }
   return el;
 }

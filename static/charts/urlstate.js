@@ -1,5 +1,7 @@
 /* Every chart control is kept in the URL (replaceState): a reload or a shared link shows the
    same view. The server reads it back into the panel's data attributes. */
+import { joinNames } from "./card.js";
+
 const URL_KEYS = ["x", "smooth", "logy", "logx", "band", "agg", "spread", "group", "metric", "better", "fold",
                   "smoother", "xmetric", "clip", "clipq", "skip", "clipc", "combo", "pin"];
 
@@ -23,7 +25,7 @@ export function writeUrl(view) {
   if (st.clipq !== 5) p.set("clipq", String(st.clipq));
   if (st.skip) p.set("skip", String(st.skip));
   st.clipc.forEach((key) => p.append("clipc", key));
-  st.combo.forEach((names) => p.append("combo", names.join(",")));
+  st.combo.forEach((names) => p.append("combo", joinNames(names)));
   st.pin.forEach((key) => p.append("pin", key));
   history.replaceState(history.state, "", u);
 }

@@ -114,11 +114,30 @@ def _names(values):
     return [v for v in dict.fromkeys(values[:MAX_LIST]) if v]
 
 
+def split_names(value):
+    """``a,b\\,c`` -> ``["a", "b,c"]``: names joined by commas, a name's own comma or
+    backslash escaped with a backslash (static/charts/card.js ``joinNames``)."""
+    out, cur, i = [], [], 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value):
+            i += 1
+            cur.append(value[i])
+        elif c == ",":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
 def _combos(values):
     """``combo=a,b,c`` (repeatable): the metric lists of the combined panels (two or more names)."""
     out = []
     for v in values[:MAX_LIST]:
-        names = list(dict.fromkeys(n for n in v.split(",") if n))[:MAX_COMBO]
+        names = list(dict.fromkeys(n for n in split_names(v) if n))[:MAX_COMBO]
         if len(names) > 1 and names not in out:
             out.append(names)
     return out
