@@ -6,50 +6,21 @@ bytes appended since the last), and answers in plain dicts and bytes; it knows n
 from __future__ import annotations
 
 import os
-import stat
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from . import paths as beneath  # not ``paths``: apply() takes a list of that name
 from .budget import SeriesBudget
 from .colcache import ColumnCache
 from .coarse import FirstAnswers
-from .cooperative import each, turn
+from .cooperative import turn
 from .discovery import walk
-from .downsample import (PURGED_AXES, has_nan, int_if_whole, non_decreasing, restart_kept, select, select_kept,
-                         select_sorted, series_answer)
-from .errors import BadRequest, NotFound
+from .errors import NotFound
 from .formats import fastcsv
-from .formats.media import MEDIA_DIRS
 from .run import Run, found_signature
-from .tailing import iter_window, open_tail, read_tail
-from .xjoin import restart_xs, series_by
-
-AXES = ("step", "epoch", "time")
-XSCALES = ("linear", "log")
-MAX_POINTS = 100_000  # one answer must not hold the server for seconds
-
-
-class Selection(NamedTuple):
-    """The points of one series a metrics answer shows."""
-
-    indices: object         # indices into the series, in x order
-    purged: int | None      # points a restart replaced (step or epoch axis), None when none
-
-
-@dataclass(slots=True)
-class AxisOrder:
-    """What is known of one series' x values on one axis, kept between requests so that each
-    look only reads the points appended since the last."""
-
-    series: object              # the Series these facts are about (a rebuilt one starts over)
-    checked: int = 0            # points looked at so far
-    ascending: bool = True      # x never goes back: a zoom is two bisections
-    has_nan: bool = False       # some x is NaN (a sorted cut would be wrong)
-    kept: object = None         # on a purged axis: indices of the points a restart left...
-    kept_of: int = -1           # ...computed when the series had this many points
+from .runfiles import RunFiles
+from .seriesquery import AXES, MAX_POINTS, XSCALES, AxisOrder, Selection, SeriesQueries  # noqa: F401 - re-exported
 
 
 @dataclass
@@ -65,7 +36,7 @@ class Changes:
         return bool(self.changed or self.added or self.removed or self.files)
 
 
-class RunStore:
+class RunStore(SeriesQueries, RunFiles):
     def __init__(self, root, stale_after=300.0, clock=time.time, memory_mb=512, kept=lambda: (), cache=None,
                  coarse_mb=4.0, cache_mb=4096):
         """``memory_mb``: the budget of parsed series (VIEWER_MEMORY_MB); ``kept``: a callable
@@ -334,199 +305,6 @@ class RunStore:
                 counts[name] = counts.get(name, 0) + 1
         return rank_metrics(counts, k)
 
-    # -- metrics ---------------------------------------------------------------------------
-
-    def metrics(self, run_id, names=None, points=2000, x="step", start=None, end=None, xscale="linear",
-                coarse_ok=False, xmetric=None):
-        """Downsampled series of one run (see the HTTP contract for the shape).
-
-        On the step and epoch axes a restarted run is shown as its last segment (TensorBoard's
-        purge): ``purged`` then counts the points dropped and ``restarts`` lists the x values
-        where it resumed. Only unsorted series pay for it. ``xscale="log"``: buckets even in log
-        x, points with x <= 0 left out. ``coarse_ok``: a big run not parsed yet may be answered
-        at once from a sample (``"coarse": true``) while it is parsed in the background; a zoom
-        (start or end) and an ``xmetric`` answer are always full resolution. ``xmetric``: x is
-        that series' value at the same step (viewer/data/xjoin.py).
-        """
-        if x not in AXES:
-            raise BadRequest(f"x must be one of {', '.join(AXES)}, not {x!r}")
-        if xscale not in XSCALES:
-            raise BadRequest(f"xscale must be one of {', '.join(XSCALES)}, not {xscale!r}")
-        if not 1 <= points <= MAX_POINTS:
-            raise BadRequest(f"points must be between 1 and {MAX_POINTS} (metrics.csv has every point)")
-        if start is not None and end is not None and start > end:
-            raise BadRequest(f"start ({start:g}) must not be after end ({end:g})")
-        if coarse_ok and start is None and end is None and not xmetric:
-            sampled = self.first.answer(run_id, names, points, x, xscale)
-            if sampled is not None:
-                return sampled
-        run = self.parsed(run_id)
-        if xmetric:
-            with run.lock:
-                out = series_by(run.series(), names, points, xmetric, start, end)
-            for s in out.values():
-                s["x"] = [int_if_whole(v) for v in each(s["x"], 4096)]
-            return {"run": run.id, "x": "step", "xmetric": xmetric, "series": out}
-        out = {}
-        with run.lock:
-            series = run.series()
-            for name in names or series:
-                s = series.get(name)
-                if s is None:
-                    continue
-                chosen = self._select(run.id, name, s, x, start, end)
-                out[name] = series_answer(s.axis(x), s.y, chosen.indices, points, xscale, chosen.purged)
-                if chosen.purged is not None:
-                    out[name]["restarts"] = restart_xs(s.axis(x))
-        return {"run": run.id, "x": x, "series": out}
-
-    def _select(self, rid, name, s, axis, start, end):
-        """The Selection of points to show. A sorted axis is cut with two bisections (a zoom
-        into 1,000,000 points costs microseconds); a step or epoch axis that goes back is
-        purged of what the restart replaced."""
-        xs = s.axis(axis)
-        order = self._order(rid, name, s, axis)
-        if not order.ascending:
-            if axis not in PURGED_AXES:
-                return Selection(select(xs, s.y, start, end), None)
-            if order.kept is None or order.kept_of != len(s):
-                order.kept, order.kept_of = restart_kept(xs), len(s)
-            kept = order.kept
-            return Selection(select_kept(xs, kept, start, end), (len(xs) - len(kept)) or None)
-        if order.has_nan or (start is None and end is None):
-            return Selection(select(xs, s.y, start, end), None)
-        return Selection(select_sorted(xs, start, end), None)
-
-    def _order(self, rid, name, s, axis):
-        """The cached facts about a series' x on ``axis``: does it go back, does it hold a NaN.
-        Only the points appended since the last call are looked at."""
-        key = (rid, name, axis)
-        order = self._orders.get(key)
-        n = len(s)
-        if order is None or order.series is not s or order.checked > n:
-            order = self._orders[key] = AxisOrder(s)
-        if order.checked < n:
-            xs = s.axis(axis)
-            begin = max(order.checked - 1, 0)
-            if order.ascending:
-                order.ascending = non_decreasing(xs, begin)
-            order.has_nan = order.has_nan or has_nan(xs, begin)
-            order.checked = n
-        return order
-
-    def metrics_columns(self, run_id):
-        """Every point at full resolution: [(metric, step, epoch, time, value arrays)].
-
-        The arrays are copied under the run's lock (a memcpy), so a slow download never
-        holds up the next refresh.
-        """
-        run = self.parsed(run_id)
-        with run.lock:
-            return [(name, s.step[:], s.epoch[:], s.time[:], s.y[:]) for name, s in run.series().items()]
-
-    # -- logs and media --------------------------------------------------------------------
-
-    def streams(self, run_id):
-        return self.get(run_id).streams()
-
-    def stream(self, run_id, stream_id):
-        for st in self.streams(run_id):
-            if st["id"] == stream_id:
-                return st
-        raise NotFound(f"unknown log stream {stream_id!r} of run {run_id}")
-
-    def log_tail(self, run_id, stream_id, nbytes):
-        """(data, start offset, file size) of a stream's last ``nbytes`` from a line boundary."""
-        st = self.stream(run_id, stream_id)
-        try:
-            return read_tail(st["path"], nbytes, self.root)
-        except FileNotFoundError:
-            raise NotFound(f"log stream {stream_id!r} vanished") from None
-        except OSError as e:
-            raise NotFound(f"log stream {stream_id!r} unreadable: {e.strerror}") from None
-
-    def log_window(self, run_id, stream_id, nbytes):
-        """``(start, size, chunks)``: a stream's last ``nbytes`` (at most ``MAX_LOG_WINDOW``) from a
-        line boundary, as an iterator of byte chunks that yields to other greenlets between them
-        (the file stays open until the iterator ends or is closed)."""
-        st = self.stream(run_id, stream_id)
-        try:
-            f, start, size = open_tail(st["path"], nbytes, self.root)
-        except FileNotFoundError:
-            raise NotFound(f"log stream {stream_id!r} vanished") from None
-        except OSError as e:
-            raise NotFound(f"log stream {stream_id!r} unreadable: {e.strerror}") from None
-        return start, size, iter_window(f, start, size)
-
-    def media(self, run_id):
-        """Media items with ``path`` relative to the root."""
-        run = self.get(run_id, refresh=False)
-        rel = os.path.relpath(run.path, self.root)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        # an item inside a file (``blob``: an image in an event file) also names its run: its URL is the run's API
-        return [{**m, "path": prefix + m["path"], **({"run": run.id} if "blob" in m else {})}
-                for m in each(run.media(), 4096)]
-
-    def media_blob(self, run_id, index):
-        """``(bytes, mimetype)`` of media item ``index`` when it lies inside a file (an image in a
-        TensorBoard event file), not as a file of its own; NotFound otherwise."""
-        run = self.get(run_id, refresh=False)
-        with run.lock:
-            items = run.media()
-            src = run.media_src
-            if not 0 <= index < len(items) or "blob" not in items[index] or not hasattr(src, "blob"):
-                raise NotFound("no such media item")
-            try:
-                found = src.blob(items[index])
-            except (OSError, ValueError, IndexError):
-                found = None
-        if found is None:
-            raise NotFound("media item no longer readable")
-        return found
-
-    def media_folders(self, run_id, limit=64):
-        """A run's folder, its media folders and their tag subfolders: what polling must stat
-        while the run's page is open, to see new images of a run without a media index."""
-        if not self.has(run_id):
-            return []
-        top = self.get(run_id, refresh=False).path
-        out = [top]
-        for sub in MEDIA_DIRS:
-            d = os.path.join(top, sub)
-            try:  # listed beneath the root: a media folder swapped for a link out is not
-                entries = beneath.scandir(self.root, d)
-            except OSError:
-                continue
-            out.append(d)
-            out += [os.path.join(d, name) for name, st in entries if stat.S_ISDIR(st.st_mode)]
-        return out[:limit]
-
-    def reports(self, run_id):
-        run = self.get(run_id, refresh=False)
-        rel = os.path.relpath(run.path, self.root)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        return [prefix + r for r in run.reports()]
-
-    # -- files -----------------------------------------------------------------------------
-
-    def resolve(self, relpath):
-        """Absolute real path of a regular file or a folder under the root; NotFound otherwise.
-
-        Whatever the path says (``..``, backslashes, NUL, symlinks leading out), the answer is
-        inside the root or NotFound. FIFOs, sockets and devices are refused too.
-        """
-        if "\x00" in relpath or "\\" in relpath:
-            raise NotFound("no such file")
-        parts = [p for p in relpath.split("/") if p not in ("", ".")]
-        if any(p == ".." for p in parts):
-            raise NotFound("no such file")
-        try:  # resolved beneath the root's fd, component by component (see paths.py)
-            path, st = beneath.resolve(self.root, os.path.join(*parts) if parts else "")
-        except (OSError, ValueError):
-            raise NotFound("no such file") from None
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-            raise NotFound("no such file")
-        return path
 
 
 def rank_metrics(counts, k=4):
