@@ -17,8 +17,9 @@ from test_parse_properties import (SETTINGS, _comparable, csv_file, cuts, fresh,
                                    write_incrementally)
 
 from conftest import LIGHTNING_ID, SPT_ID
-from viewer.data.formats import csvmetrics
-from viewer.data.formats.csvmetrics import CsvGlance, CsvSource
+from viewer.data.formats import csvglance
+from viewer.data.formats.csvglance import CsvGlance
+from viewer.data.formats.csvmetrics import CsvSource
 from viewer.data.store import RunStore
 
 
@@ -72,7 +73,7 @@ def test_an_unparsed_run_lists_the_values_a_full_parse_gives(tmp_path, data, fil
 
 def test_listing_does_not_parse_and_reads_the_tail_only(samples, monkeypatch):
     reads = []
-    real = csvmetrics.open_regular
+    real = csvglance.open_regular
 
     class Counting:
         def __init__(self, f):
@@ -97,7 +98,7 @@ def test_listing_does_not_parse_and_reads_the_tail_only(samples, monkeypatch):
     with open(path, "a") as f:  # a long file: 20,000 more rows, every metric in the last ones
         for i in range(20000):
             f.write(f"9,0.01,{1000 + i},{i * 1e-4},{0.5},{0.25}\n")
-    monkeypatch.setattr(csvmetrics, "open_regular", lambda p, within=None: Counting(real(p, within)))
+    monkeypatch.setattr(csvglance, "open_regular", lambda p, within=None: Counting(real(p, within)))
     store = RunStore(samples)
     store.scan()
     run = store.get(LIGHTNING_ID, refresh=False)
