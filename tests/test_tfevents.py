@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import REPO, scanned, series
-from viewer.data.formats import tfevents
+from viewer.data.formats import tfevents, tfrecords
 from viewer.data.formats.tfevents import EventSource, event_names, frame
 
 DATA = os.path.join(REPO, "tests", "data", "tensorboard")
@@ -179,7 +179,7 @@ def test_a_gigantic_length_prefix_is_never_allocated(tmp_path):
 
 
 def test_a_record_over_the_limit_is_skipped_unread(tmp_path, monkeypatch):
-    monkeypatch.setattr(tfevents, "MAX_RECORD", 100)
+    monkeypatch.setattr(tfrecords, "MAX_RECORD", 100)
     d = tmp_path / "r"
     d.mkdir()
     p = d / "events.out.tfevents.1.host"

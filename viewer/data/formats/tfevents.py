@@ -25,22 +25,15 @@ import re
 import struct
 from array import array
 
-from google_crc32c import value as _crc32c
-
 from .. import paths
-from ..cooperative import turn
 from .base import NAN, MetricTable, Part, RunHooks, open_regular, safe_text, stat_or_none
+from . import tfrecords
+from .tfrecords import HEADER, RecordReader, frame, masked_crc  # noqa: F401 - frame re-exported
 
 EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
-HEADER = 12                 # uint64 length + uint32 length CRC
-MAX_RECORD = 64 << 20       # an image summary is a few MB; a bigger length is garbage or hostile
-CHUNK = 4 << 20             # bytes read per call when catching up
 MAX_IMAGES = 5000           # image items listed per run
 MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 MAX_TEXT = 4096             # characters of a text summary kept for the config tab
-MASK_DELTA = 0xA282EAD8
-_HEAD = struct.Struct("<QI")
-_CRC = struct.Struct("<I")
 _BYTE = [bytes((i,)) for i in range(256)]
 
 BATCH = 4096                # records parsed by one ParseFromString
@@ -90,11 +83,6 @@ def _field(data):
     return b"\x0a" + _varint(len(data)) + data
 
 
-def masked_crc(data):
-    crc = _crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
-
-
 def image_type(data):
     """The MIME type of encoded image bytes, from their magic number (never text or HTML)."""
     for magic, mime in MAGIC:
@@ -129,112 +117,6 @@ def _listdir(folder):
 
 def is_event_file(name):
     return bool(EVENT_FILE.match(name)) and not name.endswith((".tmp", ".lock"))
-
-
-def frame(data):
-    """One TFRecord holding ``data`` (what a writer appends); for tests and the bench."""
-    head = struct.pack("<Q", len(data))
-    return head + struct.pack("<I", masked_crc(head)) + data + struct.pack("<I", masked_crc(data))
-
-
-class RecordReader:
-    """Complete records of one growing file, from a remembered offset."""
-
-    def __init__(self, path):
-        self.path = path
-        self.restart()
-
-    def restart(self):
-        self.offset = 0
-        self.head = b""          # the first bytes read: a rewritten file shows a different head
-        self.bad_crc = 0         # records skipped for a wrong data CRC
-        self.bad_length = 0      # places where the length CRC was wrong (resynchronised)
-        self.too_long = 0        # records over MAX_RECORD, skipped unread
-        self.not_events = False  # the first record is no record: not an event file
-        self.huge = None         # (offset, length) of a record over MAX_RECORD not (yet) all there
-
-    def rewound(self, size):
-        if size < self.offset:
-            return True
-        if self.head:
-            try:
-                with open_regular(self.path) as f:
-                    return f.read(len(self.head)) != self.head
-            except OSError:
-                return True
-        return False
-
-    def records(self, size):
-        """Yield lists of ``(offset, data)``: the complete, valid records between the offset and
-        ``size``, one list per chunk read."""
-        if self.not_events:
-            return
-        with open_regular(self.path) as f:
-            while self.offset + HEADER <= size:
-                f.seek(self.offset)
-                buf = f.read(min(CHUNK, size - self.offset))
-                if not self.head:
-                    self.head = buf[:64]
-                pos, n = 0, len(buf)
-                out = []
-                crc, head_of, crc_of = _crc32c, _HEAD.unpack_from, _CRC.unpack_from
-                while pos + HEADER <= n:
-                    length, lcrc = head_of(buf, pos)
-                    c = crc(buf[pos:pos + 8])
-                    if (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF != lcrc:
-                        if self.offset + pos == 0:
-                            self.not_events = True  # a CSV named like an event file, say
-                            self.offset = size
-                            return
-                        self.bad_length += 1
-                        pos = self._resync(buf, pos + 1)
-                        continue
-                    end = pos + HEADER + length + 4
-                    if length > MAX_RECORD:
-                        if self.offset + end > size:
-                            self.huge = (self.offset + pos, length)
-                            break  # may still be written; never allocated
-                        self.too_long += 1
-                        pos = end
-                        continue
-                    if end > n:
-                        break  # torn: the rest is not written yet (or not in this chunk)
-                    data = buf[pos + HEADER:end - 4]
-                    c = crc(data)
-                    if (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF != crc_of(buf, end - 4)[0]:
-                        self.bad_crc += 1
-                    else:
-                        out.append((self.offset + pos, data))
-                    pos = end
-                if out:
-                    yield out
-                if pos == 0:
-                    if self.offset + n >= size or n < CHUNK:
-                        return  # a torn record (or a large one still being written)
-                    # a record larger than a chunk: read it whole next time round
-                    f.seek(self.offset)
-                    (length,) = struct.unpack_from("<Q", buf, 0)
-                    if self.offset + HEADER + length + 4 > size:
-                        return
-                    rec = f.read(HEADER + length + 4)
-                    data = rec[HEADER:HEADER + length]
-                    if masked_crc(data) == struct.unpack_from("<I", rec, HEADER + length)[0]:
-                        yield [(self.offset, data)]
-                    else:
-                        self.bad_crc += 1
-                    self.offset += HEADER + length + 4
-                    continue
-                self.offset += pos
-                turn()  # let other greenlets run between chunks
-
-    def _resync(self, buf, pos):
-        """The next position in ``buf`` where a header's length CRC holds (or the end)."""
-        n = len(buf)
-        while pos + HEADER <= n:
-            if masked_crc(buf[pos:pos + 8]) == struct.unpack_from("<I", buf, pos + 8)[0]:
-                return pos
-            pos += 1
-        return max(pos, n - HEADER + 1) if n >= HEADER else n
 
 
 def _scalar(value):
@@ -295,9 +177,9 @@ class EventSource:
                 parts.append(f"{r.bad_length} place(s) with a wrong length CRC skipped")
             if r.huge and r.huge[0] >= r.offset:
                 parts.append(f"the record at byte {r.huge[0]} announces {r.huge[1]:,} bytes "
-                             f"(over {MAX_RECORD >> 20} MiB): not read, later records wait behind it")
+                             f"(over {tfrecords.MAX_RECORD >> 20} MiB): not read, later records wait behind it")
             if r.too_long:
-                parts.append(f"{r.too_long} record(s) over {MAX_RECORD >> 20} MiB skipped")
+                parts.append(f"{r.too_long} record(s) over {tfrecords.MAX_RECORD >> 20} MiB skipped")
             if parts:
                 out.append(f"{name}: " + "; ".join(parts))
         if self.bad_events:
@@ -436,7 +318,7 @@ class EventSource:
             if len(head) < HEADER or masked_crc(head[:8]) != struct.unpack_from("<I", head, 8)[0]:
                 return None
             (length,) = struct.unpack_from("<Q", head)
-            if length > MAX_RECORD:
+            if length > tfrecords.MAX_RECORD:
                 return None
             rec = f.read(length + 4)
         data = rec[:length]
