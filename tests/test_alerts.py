@@ -156,6 +156,23 @@ def test_a_restart_does_not_fire_again_and_lists_what_fired_while_down(tmp_path)
         assert "alert-badge" in html  # the run's row says so
 
 
+def test_n_consecutive_points_count_on_across_a_restart(tmp_path):
+    root, cache = tmp_path / "runs", tmp_path / "cache"
+    csv = lightning(root, "a")
+    rules = write(tmp_path / "rules.yaml", "rules:\n  - name: loss high\n    when: train/loss > 5 for 3 consecutive points\n")
+    with app_over(root, cache, VIEWER_ALERTS=str(rules)) as (app, v, client):
+        append(csv, rows(40, 2, loss=lambda i: 9.0))  # two of three
+        v.watcher.poll_once()
+        assert alerts(client) == []
+    with app_over(root, cache, VIEWER_ALERTS=str(rules)) as (app, v, client):
+        append(csv, rows(42, 1, loss=lambda i: 9.0))  # the third, after the restart
+        v.watcher.poll_once()
+        assert [(a["rule"], a["run"], a["step"]) for a in alerts(client)] == [("rule:loss high", "a", 42)]
+        append(csv, rows(43, 1) + rows(44, 2, loss=lambda i: 9.0))  # broken, then two again: not yet
+        v.watcher.poll_once()
+        assert len(alerts(client)) == 1
+
+
 def test_first_start_takes_what_is_on_disk_as_the_baseline(tmp_path):
     root = tmp_path / "runs"
     lightning(root, "a", HEALTHY + [{"step": 40, "train/loss": "nan", "val/acc": 0.5}])

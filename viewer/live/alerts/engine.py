@@ -54,7 +54,6 @@ class AlertEngine:
         self.webhook = webhook
         self.state = AlertState(state_folder, clock)
         self.statuses = {}   # run id -> status at the last look
-        self.streaks = {}    # (rule id, run id, metric) -> consecutive points meeting a threshold
         self.lock = threading.Lock()  # one batch at a time (the loop; tests may call poll_once)
         self._stop = threading.Event()
         self.thread = None
@@ -112,7 +111,6 @@ class AlertEngine:
         ruleset = self._load()
         with self.lock:
             self.ruleset = ruleset
-            self.streaks = {k: v for k, v in self.streaks.items() if k[0] in ruleset.by_id()}
         log.info("tailboard: alert rules re-read from %s: %d rules, %d errors",
                  self.rules_path, len(ruleset.rules), len(ruleset.errors))
         return True
@@ -126,7 +124,6 @@ class AlertEngine:
             for rid in changes.removed:
                 self.state.forget_run(rid)
                 self.statuses.pop(rid, None)
-                self.streaks = {k: v for k, v in self.streaks.items() if k[1] != rid}
             for rid in dict.fromkeys(changes.changed + changes.added):
                 if not store.has(rid):
                     continue
@@ -194,17 +191,16 @@ class AlertEngine:
                     else:
                         members.discard(name)
             elif kind == "threshold":
-                key = (rule.id, run.id, name)
-                streak = self.streaks.get(key, 0)
+                streak = self.state.streak(rule.id, run.id, name)  # kept in the state file: a restart counts on
                 for step, v in pts:
-                    streak = streak + 1 if rule.holds(v) else 0
+                    streak = min(streak + 1, rule.for_n) if rule.holds(v) else 0
                     if streak >= rule.for_n:
                         if not members:
                             fired.append(self._firing(rule, run, name, step, v))
                         members.add(name)
                     else:
                         members.discard(name)
-                self.streaks[key] = streak
+                self.state.set_streak(rule.id, run.id, name, streak)
             else:
                 self._diverge(rule, run, name, pts, members, fired)
         if members != before:

@@ -24,8 +24,10 @@ VERSION = 1
 
 
 class AlertState:
-    """Firings (newest last), conditions ``{rule id: {run id: [members]}}`` and trackers
-    ``{run id: {metric: [n, ema, best]}}``. Thread-safe: the watcher's loop writes, requests read."""
+    """Firings (newest last), conditions ``{rule id: {run id: [members]}}``, trackers
+    ``{run id: {metric: [n, ema, best]}}`` and streaks ``{rule id: {run id: {metric: n}}}``
+    (consecutive points meeting a threshold, so "for N consecutive points" counts on across a
+    restart). Thread-safe: the watcher's loop writes, requests read."""
 
     def __init__(self, folder=None, clock=time.time):
         self.path = os.path.join(folder, "state.json") if folder else None
@@ -35,6 +37,7 @@ class AlertState:
         self.per_run = collections.Counter()  # run id -> firings kept (the badges)
         self.conditions = {}
         self.trackers = {}
+        self.streaks = {}
         self.next_id = 1
         self.restored = False  # a previous life's state was read: transitions since then fire
         self.note = None       # why the file could not be read or written
@@ -101,7 +104,7 @@ class AlertState:
 
     def forget_run(self, run_id):
         with self.lock:
-            for runs in self.conditions.values():
+            for runs in list(self.conditions.values()) + list(self.streaks.values()):
                 runs.pop(run_id, None)
             self.trackers.pop(run_id, None)
             self.dirty = True
@@ -110,10 +113,28 @@ class AlertState:
         """Drop the conditions of rules no longer configured (a rule removed then added again
         starts afresh)."""
         with self.lock:
-            for rid in list(self.conditions):
-                if rid not in rule_ids:
-                    del self.conditions[rid]
-                    self.dirty = True
+            for table in (self.conditions, self.streaks):
+                for rid in list(table):
+                    if rid not in rule_ids:
+                        del table[rid]
+                        self.dirty = True
+
+    def streak(self, rule_id, run_id, metric):
+        """Consecutive points of a run's metric that met a threshold rule, so far."""
+        return self.streaks.get(rule_id, {}).get(run_id, {}).get(metric, 0)
+
+    def set_streak(self, rule_id, run_id, metric, n):
+        with self.lock:
+            if n == self.streak(rule_id, run_id, metric):
+                return
+            if n:
+                self.streaks.setdefault(rule_id, {}).setdefault(run_id, {})[metric] = n
+            else:
+                runs = self.streaks.get(rule_id, {})
+                runs.get(run_id, {}).pop(metric, None)
+                if not runs.get(run_id, True):
+                    del runs[run_id]
+            self.dirty = True
 
     def tracker(self, run_id, metric):
         """The divergence tracker ``[n, ema, best]`` of a run's metric (a list to mutate)."""
@@ -141,6 +162,8 @@ class AlertState:
             self.conditions = {k: dict(v) for k, v in doc.get("conditions", {}).items()}
             self.trackers = {r: {m: [t[0], t[1], float("inf") if t[2] is None else t[2]] for m, t in ms.items()}
                              for r, ms in doc.get("trackers", {}).items()}
+            self.streaks = {rule: {r: {m: int(n) for m, n in ms.items()} for r, ms in runs.items()}
+                            for rule, runs in doc.get("streaks", {}).items()}
             self.next_id = int(doc.get("next_id", 1))
             self.restored = True
         except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
@@ -156,7 +179,7 @@ class AlertState:
             return False
         with self.lock:
             doc = {"version": VERSION, "next_id": self.next_id, "firings": list(self.firings),
-                   "conditions": self.conditions,
+                   "conditions": self.conditions, "streaks": self.streaks,
                    "trackers": {r: {m: list(t) for m, t in ms.items()} for r, ms in self.trackers.items()}}
             text = json.dumps(nonfinite_to_null(doc), separators=(",", ":"))
             self.dirty, self.saved_at = False, now
