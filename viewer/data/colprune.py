@@ -98,7 +98,7 @@ def _gone(m, now, used):
 def _remove(d, names):
     """Remove files ``names`` of ``d``; the folder too when it is left empty. Bytes freed."""
     freed = 0
-    for name in names:
+    for name in sorted(names, key=lambda n: n == "lock"):  # the lock last: a writer meanwhile finds it held
         try:
             st = os.lstat(os.path.join(d, name))
             os.unlink(os.path.join(d, name))
