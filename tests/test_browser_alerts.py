@@ -4,6 +4,9 @@ zoomed at the step that fired."""
 from __future__ import annotations
 
 import os
+import time
+
+import requests
 
 from builders import append
 from conftest import LIGHTNING_ID
@@ -40,4 +43,24 @@ def test_the_bell_counts_a_new_alert_live_and_notifies(page, live_server, sample
     page.click(".alerts-table tr.alert-row a:has-text('chart')")
     page.wait_for_selector("[data-charts][data-zoomed='1']", timeout=15000)
     assert "zoom=" in page.url and "tab=charts" in page.url
+    assert page.errors == []
+
+
+def test_a_files_page_bell_counts_a_new_alert_live(page, live_server, samples):
+    """A folder listing's event stream carries what every page gets: the bell goes up there too,
+    and the listing still follows its folder."""
+    page.goto(live_server + "/files/" + LIGHTNING_ID + "/")
+    count = page.locator(".bell .bell-count")
+    page.locator(".bell").wait_for()
+    deadline = time.monotonic() + 15  # the page's event stream is open (the server counts it)
+    while requests.get(live_server + "/healthz", timeout=5).json()["streams"] < 1:
+        assert time.monotonic() < deadline, "the files page never opened its event stream"
+        time.sleep(0.05)
+    assert count.is_hidden()
+    append(os.path.join(samples, LIGHTNING_ID, "metrics.csv"), "5,0.05,80,nan,,\r\n")
+    count.wait_for(state="visible", timeout=15000)
+    assert count.inner_text() == "1"
+    with open(os.path.join(samples, LIGHTNING_ID, "notes.txt"), "w") as f:
+        f.write("new file\n")
+    page.locator("a:has-text('notes.txt')").wait_for(timeout=15000)  # the listing is live as before
     assert page.errors == []

@@ -107,18 +107,28 @@ def event_stream(v, sub, render, first=(), looked_at=(), batch=True):
 LISTING_SETTLE = 0.25  # a burst of changes in a folder gives one ``listing`` event
 
 
+def _file_event(e):
+    return e is RESYNC or (e.audience == "_" and e.name == "file")
+
+
 def folder_events(v, rel):
-    """``/events?dir=<path>``: a ``listing`` event whenever an entry of that folder changes."""
+    """``/events?dir=<path>``: a ``listing`` event whenever an entry of that folder changes,
+    and what every page gets (``alert`` for the bell, ``watch`` for the top bar)."""
     rel = "" if rel == "." else rel.strip("/")
     v.store.resolve(rel)  # a ViewerError: the glue answers it as JSON
     folder = os.path.normpath(os.path.join(v.store.root, rel))  # as the watcher names paths
-    sub = v.bus.subscribe(lambda e: e.audience == "_" and e.name == "file"
-                          and os.path.dirname(e.data) == folder, maxsize=256)
+    sub = v.bus.subscribe(lambda e: e.audience == "*" or (_file_event(e) and os.path.dirname(e.data) == folder),
+                          maxsize=256)
 
     def render(ev):
+        if not _file_event(ev):
+            return ev.text(sse), False
+        others = []  # every-page events met while the burst settles go out after the listing
         deadline = time.monotonic() + LISTING_SETTLE  # swallow the rest of the burst
         while ev is not CLOSED and time.monotonic() < deadline:
             ev = sub.get(timeout=max(0.0, deadline - time.monotonic()))
-        return sse(None, "listing", "{}"), ev is CLOSED
+            if ev is not None and ev is not CLOSED and not _file_event(ev):
+                others.append(ev.text(sse))
+        return sse(None, "listing", "{}") + "".join(others), ev is CLOSED
 
     return event_stream(v, sub, render, looked_at=[folder], batch=False)  # render itself settles bursts
