@@ -223,6 +223,24 @@ def test_the_url_restores_a_filtered_sorted_grouped_view(page, base):
     assert page.errors == []
 
 
+def test_a_sort_clicked_while_the_filter_box_waits_is_kept(page, base):
+    """A keystroke's request starts 25 ms later and replaces any in flight: a sort clicked in
+    between must survive it (the click lands in the form at once, not when its answer does)."""
+    page.goto(base + "/")
+    wait_rows(page, PER)
+    page.evaluate("""() => {
+      const box = document.querySelector('#filter-q');
+      box.value = 'resnet';
+      box.dispatchEvent(new Event('input', {bubbles: true}));     // its request waits 25 ms...
+      document.querySelector("th[data-col='m:val/acc'] a").click();  // ...the click's goes first
+    }""")
+    page.wait_for_selector("th[data-col='m:val/acc'][aria-sort=descending]")
+    page.wait_for_url(lambda url: "q=resnet" in url and "sort=m%3Aval%2Facc" in url)
+    ids = row_ids(page)
+    assert ids and all(int(rid[-3:]) % 2 == 1 for rid in ids)   # the odd runs are the resnets
+    assert page.errors == []
+
+
 def test_column_picker_and_hparams_on_demand(page, base):
     page.goto(base + "/")
     wait_rows(page, PER)

@@ -208,6 +208,9 @@ ALLOWED = {
     ("viewer/data/colcache.py", "os.open"): "writes the column cache's files and lock in the cache dir "
                                             "(CacheDir refuses one under the root); reads go through paths",
     ("viewer/data/colcache.py", "os.scandir"): "is the column cache of this root empty? (the cache dir, never the root)",
+    ("viewer/data/colprune.py", "os.open"): "the pruner's lock (.prune) and entries' writer locks, in the cache dir",
+    ("viewer/data/colprune.py", "os.scandir"): "lists the column cache's entries to prune them (the cache dir, never "
+                                               "the root: only os.stat looks at the files they describe)",
 }
 OPENERS = {"open", "io.open", "os.open", "os.fdopen", "os.scandir", "os.listdir", "os.walk", "codecs.open"}
 

@@ -62,6 +62,12 @@ document.body.addEventListener("htmx:configRequest", (e) => {
 export function go(ops) {
   const btn = document.getElementById("table-go");
   if (!btn) { location.href = urlFor(ops); return; }
+  // the form holds the new state at once: a request that starts later and replaces this one
+  // (the filter box's, after its delay) carries it too, so a click is never lost to a keystroke
+  Object.entries(ops || {}).forEach(([k, v]) => {
+    if (k === "q" || k === "regex") return;   // visible inputs, never set by a control
+    setHidden(k, v === null || v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String));
+  });
   btn.dataset.tb = JSON.stringify(ops || {});
   htmx.trigger(btn, "tb:go");
 }

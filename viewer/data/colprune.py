@@ -30,6 +30,7 @@ import threading
 import time
 
 from .cooperative import turn
+from .paths import open_regular
 
 EVERY = 3600.0        # seconds between passes (host-wide)
 FIRST_AFTER = 60.0    # seconds after start before the first
@@ -76,7 +77,7 @@ def _files(d):
 
 def _manifest(path):
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, within=os.path.dirname(path)) as f:
             m = json.loads(f.read(16 << 20))
         return m if isinstance(m, dict) else None
     except (OSError, ValueError):
@@ -222,7 +223,7 @@ def maybe_prune(columns, cap_bytes, now=None):
 def last_pass(columns):
     """The figures of the host's last pass (``.prune``), or None."""
     try:
-        with open(os.path.join(columns, ".prune"), "rb") as f:
+        with open_regular(os.path.join(columns, ".prune"), within=columns) as f:
             m = json.loads(f.read(4096) or b"null")
         return m if isinstance(m, dict) else None
     except (OSError, ValueError):
