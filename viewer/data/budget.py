@@ -32,7 +32,6 @@ class SeriesBudget:
         self.lock = threading.Lock()
         self.lru: OrderedDict = OrderedDict()  # run id -> Run, least recently asked first
         self.evictions = 0
-        self.released = {}        # run id -> monotonic time of the ask its pages were released after
 
     def use(self, run):
         """``run`` was just asked for its series: most recently used; then trim to the limit."""
@@ -52,8 +51,7 @@ class SeriesBudget:
         now = time.monotonic()
         with self.lock:
             runs = list(self.lru.values())
-        idle = [r for r in runs if r.parsed and now - getattr(r, "asked_at", 0) >= idle_s
-                and self.released.get(r.id) != getattr(r, "asked_at", 0)]
+        idle = [r for r in runs if r.parsed and now - r.asked_at >= idle_s and r.released_after != r.asked_at]
         if not idle:
             return 0
         try:
@@ -64,11 +62,8 @@ class SeriesBudget:
         for r in idle:
             if r.path in kept:
                 continue
-            self.released[r.id] = getattr(r, "asked_at", 0)
+            r.released_after = r.asked_at
             n += bool(r.release_pages())
-        with self.lock:  # forget the runs gone from the budget
-            for rid in [k for k in self.released if k not in self.lru]:
-                del self.released[rid]
         return n
 
     def used(self, kind="all"):

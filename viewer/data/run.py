@@ -18,6 +18,8 @@ class Run(RunFacts):
     """A run directory. ``refresh()`` parses only what was appended since the last call."""
 
     changes = 0  # bumped with every run's version (a lost race still moves it)
+    asked_at = 0.0          # monotonic time of the last ask for its series (the memory budget's)
+    released_after = None   # the ask after which its mapped pages were last released
 
     def __init__(self, found, root, stale_after=300.0, clock=time.time, columns=None):
         self.id = found.id
