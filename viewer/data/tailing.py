@@ -13,6 +13,15 @@ import re
 from . import paths
 from .cooperative import turn
 
+# bytes just before a reader's offset, kept and compared on each look: a file truncated and
+# written past its old size between two looks keeps its size growing and its head, not these
+BEFORE = 64
+
+
+def bytes_before(kept, data):
+    """The last ``BEFORE`` bytes of ``kept`` followed by ``data`` (what was just read on)."""
+    return (kept + data[-BEFORE:])[-BEFORE:]
+
 #: The largest log window read, rendered or sent for one request, whatever ``bytes=`` asks
 #: (the API, the page's "show more"). A 47 MB ANSI log asked for whole once held a worker 19 s
 #: and sent 168 MB; a window is now read, rendered and sent in ``WINDOW_CHUNK`` pieces with a
@@ -252,7 +261,6 @@ class LogFollower:
 
     MAX_PARTIAL = 64 << 10
     MAX_JUMP = 4 << 20  # more appended than this at once: show the new tail instead
-    KEEP = 64           # bytes before the offset compared on every read
 
     def __init__(self, path, tail_bytes=256 << 10, root=None):
         self.path = path
@@ -277,7 +285,7 @@ class LogFollower:
             data = f.read(size - start)
         self._restart()
         self.offset, self.inode = size, (st.st_dev, st.st_ino)
-        self.last = data[-self.KEEP:]
+        self.last = bytes_before(b"", data)
         return self._feed(data)
 
     def read_new(self):
@@ -309,7 +317,7 @@ class LogFollower:
         except OSError:
             return None, None  # swapped between the stat and the open: the next look decides
         self.offset += len(data)
-        self.last = (self.last + data[-self.KEEP:])[-self.KEEP:]
+        self.last = bytes_before(self.last, data)
         return None, self._feed(data)
 
     def _feed(self, data):

@@ -56,6 +56,7 @@ def clean_json(obj, finite=False):
 # containment and the confined, non-blocking open live in one place (readers import them here)
 from ..cooperative import turn  # noqa: E402
 from ..paths import is_inside, open_regular  # noqa: F401
+from ..tailing import BEFORE, bytes_before  # noqa: E402
 
 
 class Series:
@@ -197,7 +198,6 @@ class AppendedLines:
 
     SIGNATURE = 256          # at least this many leading bytes are compared...
     MAX_SIGNATURE = 64 << 10  # ...and always the whole first line (a CSV header), up to this
-    TAIL = 64                # the bytes just before the offset, compared too
 
     def __init__(self, path):
         self.path = path
@@ -236,18 +236,18 @@ class AppendedLines:
             self.tail = None
 
     def _learn_tail(self, f):
-        start = max(0, self.offset - self.TAIL)
+        start = max(0, self.offset - BEFORE)
         f.seek(start)
         self.tail = f.read(self.offset - start)
 
     def _took(self, data):
         """``data`` was just consumed, up to the offset."""
         if self.tail is not None:
-            self.tail = (self.tail + data[-self.TAIL:])[-self.TAIL:]
+            self.tail = bytes_before(self.tail, data)
 
     def restart(self):
         self.offset = 0
-        self.tail = b""         # up to TAIL bytes before the offset (None: not known yet)
+        self.tail = b""         # up to tailing.BEFORE bytes before the offset (None: not known yet)
         self.signature = b""
         self.signed = False     # the signature holds the whole first line (or MAX_SIGNATURE bytes)
         self.skipping = False   # inside a line too long to keep
