@@ -270,12 +270,8 @@ class ColumnCache:
 # -- files ---------------------------------------------------------------------------------
 
 def _manifest(d):
-    try:
-        with open_regular(os.path.join(d, "manifest.json"), within=d) as f:
-            m = json.loads(f.read(16 << 20))
-        return m if isinstance(m, dict) and m.get("version") == VERSION else None
-    except (OSError, ValueError):
-        return None
+    m = colprune.read_manifest(d)
+    return m if m is not None and m.get("version") == VERSION else None
 
 
 def _ends(path, head_len, offset):

@@ -75,9 +75,10 @@ def _files(d):
     return out
 
 
-def _manifest(path):
+def read_manifest(d):
+    """Entry folder ``d``'s ``manifest.json`` as a dict (any version), or None."""
     try:
-        with open_regular(path, within=os.path.dirname(path)) as f:
+        with open_regular(os.path.join(d, "manifest.json"), within=d) as f:
             m = json.loads(f.read(16 << 20))
         return m if isinstance(m, dict) else None
     except (OSError, ValueError):
@@ -149,7 +150,7 @@ def prune(columns, cap_bytes, now=None):
             if fd is None:
                 continue
             try:
-                m = _manifest(os.path.join(d, "manifest.json")) if "manifest.json" in files else None
+                m = read_manifest(d) if "manifest.json" in files else None
                 used = files["manifest.json"].st_mtime if m is not None else newest
                 if m is None or _gone(m, now, used):
                     freed += _remove(d, list(files))
